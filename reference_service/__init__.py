@@ -1,0 +1,1 @@
+"""Reference orchestrator service."""
