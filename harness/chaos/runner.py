@@ -1,0 +1,334 @@
+"""The chaos timeline: baseline, fault, recovery, then evidence and a verdict.
+
+Guarantees, in order of importance:
+1. every fault applied is rolled back, and a rollback that fails is reported
+   loudly (stderr, ``run.json`` and a failing check in the verdict);
+2. every process the run started (Locust, and the stack if it brought one up)
+   is stopped, on success, Ctrl-C, SIGTERM or a crash;
+3. the evidence is written to the run directory before the analyzers read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from harness.chaos import evidence
+from harness.chaos.faults import Fault, LlmErrorFault
+from harness.chaos.load import LiveStats, LoadPlan, LocustRun
+from harness.stack import lifecycle
+from harness.stack.lifecycle import UpOptions
+from harness.state import load_state
+from harness.toxiclient import ToxiproxyClient, ToxiproxyError
+
+DESIGN_BREAKER: dict[str, float] = {"threshold": 5, "window_s": 10.0, "open_s": 30.0, "timeout_ms": 200}
+QUICK_BREAKER: dict[str, float] = {"threshold": 5, "window_s": 5.0, "open_s": 3.0, "timeout_ms": 200}
+DESIGN_PHASES = (20.0, 60.0, 40.0)
+QUICK_PHASES = (6.0, 12.0, 10.0)
+
+
+@dataclass
+class ChaosOptions:
+    """Everything ``harness chaos`` was asked to do."""
+
+    faults: list[Fault]
+    fault_label: str
+    variant: str = "hardened"
+    scenarios: list[str] = field(default_factory=lambda: ["chat"])
+    users: int = 10
+    arrival_rate: float | None = None
+    phases: tuple[float, float, float] = DESIGN_PHASES
+    breaker: dict[str, float] = field(default_factory=lambda: dict(DESIGN_BREAKER))
+    alarm_period_s: float = 60.0
+    slo_path: Path | None = None
+    report_dir: Path = Path("reports")
+    target: str | None = None
+    toxiproxy_url: str | None = None
+    workers: int = 0
+    quick: bool = False
+    home: Path | None = None
+    stack_urls: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class ChaosResult:
+    """What the CLI needs to finish: where the reports are and the exit code."""
+
+    run_dir: Path
+    passed: bool
+    exit_code: int
+    summary: str
+    rollback_errors: list[str]
+
+
+class RollbackFailed(RuntimeError):
+    """A fault could not be removed: the proxy may still be faulty."""
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def make_run_id(variant: str, label: str) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    slug = "".join(ch if ch.isalnum() else "-" for ch in label).strip("-") or "nofault"
+    return f"{stamp}-{variant}-{slug}"
+
+
+class ChaosRun:
+    """One run; use :meth:`execute`."""
+
+    def __init__(self, opts: ChaosOptions, console: Console) -> None:
+        self.opts = opts
+        self.console = console
+        self.run_dir = opts.report_dir.resolve() / make_run_id(opts.variant, opts.fault_label)
+        self.timeline: list[dict[str, Any]] = []
+        self.applied: list[Fault] = []
+        self.rollback_errors: list[str] = []
+        self.own_stack_home: Path | None = None
+        self.state: dict[str, Any] | None = None
+        self.locust: LocustRun | None = None
+        self.phases: list[dict[str, Any]] = []
+        self.fault_window: dict[str, Any] = {}
+        self.locust_exit: int | None = None
+
+    # -- stack -----------------------------------------------------------------
+    def _resolve_stack(self) -> tuple[str, str | None]:
+        """Return (service URL, toxiproxy URL), bringing up a private stack if needed."""
+        opts = self.opts
+        if opts.target:
+            return opts.target, opts.toxiproxy_url
+        existing = load_state(opts.home) if opts.home else load_state()
+        if existing and lifecycle.running_components(existing):
+            if existing.get("variant") != opts.variant:
+                raise lifecycle.StackError(
+                    f"service: the running stack is the {existing.get('variant')} variant, not {opts.variant}; "
+                    "run `harness down` or pass the matching --variant"
+                )
+            self.state = existing
+        else:
+            self.own_stack_home = self.run_dir / "stack"
+            up = UpOptions(
+                variant=opts.variant, home=self.own_stack_home, service_port=0, toxiproxy_port=0,
+                breaker=dict(opts.breaker),
+                dynamodb_url=opts.stack_urls.get("dynamodb"), redis_url=opts.stack_urls.get("redis"),
+                llm_url=opts.stack_urls.get("llm"), toxiproxy_url=opts.stack_urls.get("toxiproxy"),
+            )
+            self.state = lifecycle.up(up, self.console)
+        comps = self.state["components"]
+        return comps["service"]["url"], opts.toxiproxy_url or comps["toxiproxy"]["url"]
+
+    # -- faults ----------------------------------------------------------------
+    def _mark(self, action: str, phase: str, **fields: Any) -> float:
+        now = time.time()
+        self.timeline.append({"ts": now, "phase": phase, "action": action, **fields})
+        return now
+
+    def _apply_faults(self, client: ToxiproxyClient | None) -> None:
+        for fault in self.opts.faults:
+            if client is None:
+                raise ToxiproxyError("no Toxiproxy to inject faults through (use --toxiproxy URL)")
+            done = fault.apply(client)
+            self.applied.append(fault)
+            self._mark("apply", "fault", fault=fault.describe(), **done)
+
+    def _rollback(self, client: ToxiproxyClient | None) -> None:
+        while self.applied:
+            fault = self.applied.pop()
+            try:
+                if client is None:
+                    raise ToxiproxyError("no Toxiproxy client")
+                done = fault.rollback(client)
+                self._mark("remove", "recovery", fault=fault.describe(), **done)
+            except Exception as exc:
+                message = f"ROLLBACK FAILED for {fault.describe()}: {exc}"
+                self.rollback_errors.append(message)
+                self._mark("rollback_failed", "recovery", fault=fault.describe(), error=str(exc))
+                self.console.print(f"[bold red]{message}[/]")
+
+    # -- main ------------------------------------------------------------------
+    def execute(self) -> ChaosResult:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        launched = time.time()
+        interrupted = False
+        client: ToxiproxyClient | None = None
+        try:
+            with _signals_as_interrupt():
+                service_url, toxi_url = self._resolve_stack()
+                client = ToxiproxyClient(toxi_url) if toxi_url else None
+                self._wire_llm_fault()
+                self._drive(service_url, client)
+        except KeyboardInterrupt:
+            interrupted = True
+            self.console.print("[yellow]interrupted: rolling back faults and stopping load[/]")
+        finally:
+            self._rollback(client)
+            if self.locust is not None:
+                self.locust.stop()
+        try:
+            if not interrupted:
+                self._collect(launched)
+        finally:
+            if client is not None:
+                client.close()
+            if self.own_stack_home is not None:
+                lifecycle.down(self.own_stack_home)
+        self._write_run_json(launched, interrupted)
+        if interrupted:
+            return ChaosResult(self.run_dir, False, 130, "interrupted", self.rollback_errors)
+        return self._judge()
+
+    def _wire_llm_fault(self) -> None:
+        """Point LLM error faults at the stand-in's control API when the LLM is ours."""
+        if not self.state:
+            return
+        llm = self.state["components"].get("llm", {})
+        for fault in self.opts.faults:
+            if isinstance(fault, LlmErrorFault) and llm.get("backend") == "anthropic-standin":
+                fault.control_url = llm["url"]
+
+    def _drive(self, service_url: str, client: ToxiproxyClient | None) -> None:
+        opts = self.opts
+        baseline, fault_s, recovery = opts.phases
+        total = baseline + fault_s + recovery
+        records = self.run_dir / "records"
+        startup_allowance = 20.0
+        plan = LoadPlan(
+            host=service_url, scenarios=opts.scenarios, users=opts.users, spawn_rate=max(1.0, opts.users),
+            run_time_s=total + startup_allowance, record_dir=records, log_dir=self.run_dir / "logs",
+            arrival_rate=opts.arrival_rate, workers=opts.workers,
+        )
+        self.locust = LocustRun(plan)
+        self.locust.start()
+        stats = LiveStats(records / "records.jsonl")
+        deadline = time.monotonic() + startup_allowance
+        while stats.total == 0:
+            if not self.locust.running():
+                raise RuntimeError(f"locust exited before sending any request (see {self.run_dir / 'logs'})")
+            if time.monotonic() > deadline:
+                raise RuntimeError("locust sent no request within 20 s")
+            time.sleep(0.1)
+            stats.poll()
+        t0 = self._mark("phase_start", "baseline")
+        bounds = [("baseline", t0, t0 + baseline), ("fault", t0 + baseline, t0 + baseline + fault_s),
+                  ("recovery", t0 + baseline + fault_s, t0 + total)]
+        self.phases = [{"name": n, "start": s, "end": e} for n, s, e in bounds]
+        with Live(self._panel("baseline", stats, t0, total), console=self.console, refresh_per_second=4) as live:
+            current = "baseline"
+            while True:
+                now = time.time()
+                if current == "baseline" and now >= bounds[1][1]:
+                    current = "fault"
+                    self._mark("phase_start", "fault")
+                    self.fault_window["start"] = time.time()
+                    self._apply_faults(client)
+                if current == "fault" and now >= bounds[2][1]:
+                    current = "recovery"
+                    self.fault_window["end"] = time.time()
+                    self._rollback(client)
+                    self._mark("phase_start", "recovery")
+                if now >= bounds[2][2]:
+                    break
+                if not self.locust.running():
+                    raise RuntimeError(f"locust stopped early (see {self.run_dir / 'logs'})")
+                stats.poll()
+                live.update(self._panel(current, stats, t0, total))
+                time.sleep(0.1)
+        self._mark("phase_end", "recovery")
+        self.locust.stop()
+        self.locust_exit = self.locust.procs[0].popen.returncode if self.locust.procs[0].popen else None
+
+    def _panel(self, phase: str, stats: LiveStats, t0: float, total: float) -> Table:
+        stats.poll()
+        elapsed = max(0.0, time.time() - t0)
+        p99 = stats.p99_ms()
+        table = Table(title=f"harness chaos — {self.opts.variant} — {self.opts.fault_label}", show_header=False)
+        table.add_row("phase", f"[bold]{phase}[/] ({elapsed:5.1f}s / {total:g}s)")
+        table.add_row("load", f"{stats.rps():.1f} req/s, {stats.total} requests, {stats.failures} failed/wrong")
+        table.add_row("live p99 (5 s)", "-" if p99 is None else f"{p99:.1f} ms")
+        table.add_row("memory modes", ", ".join(f"{k}={v}" for k, v in sorted(stats.modes().items())) or "-")
+        return table
+
+    def _collect(self, launched: float) -> None:
+        if not self.state:
+            for name in ("events.jsonl", "table.jsonl", "metrics.txt"):
+                (self.run_dir / name).touch()
+            return
+        comps = self.state["components"]
+        service_url = comps["service"]["url"]
+        drain_timeout = 20.0 if self.opts.quick else 60.0
+        drained = evidence.wait_outbox_drained(service_url, drain_timeout)
+        self.timeline.append({"ts": time.time(), "phase": "recovery", "action": "outbox_check",
+                              "detail": {k: v for k, v in drained.items() if k != "debug"}})
+        source = comps["service"].get("event_log")
+        evidence.copy_events(Path(source) if source else None, self.run_dir / "events.jsonl", launched)
+        evidence.scrape_metrics(service_url, self.run_dir / "metrics.txt")
+        evidence.dump_table(comps["dynamodb"]["url"], self.run_dir / "table.jsonl")
+
+    def _write_run_json(self, launched: float, interrupted: bool) -> None:
+        opts = self.opts
+        backends = {}
+        if self.state:
+            backends = {name: info.get("backend") for name, info in self.state["components"].items()}
+        elif opts.target:
+            backends = {"service": f"external {opts.target}", "toxiproxy": f"external {opts.toxiproxy_url}"}
+        run = {
+            "run_id": self.run_dir.name,
+            "variant": opts.variant,
+            "launched_at": launched,
+            "quick": opts.quick,
+            "interrupted": interrupted,
+            "scenarios": opts.scenarios,
+            "users": opts.users,
+            "arrival_rate": opts.arrival_rate,
+            "workers": opts.workers,
+            "backends": backends,
+            "breaker": self.state.get("breaker", opts.breaker) if self.state else opts.breaker,
+            "alarm_period_s": opts.alarm_period_s,
+            "phases": self.phases,
+            "fault": {
+                "kind": opts.fault_label,
+                "faults": [f.describe() for f in opts.faults],
+                "start": self.fault_window.get("start"),
+                "end": self.fault_window.get("end"),
+            },
+            "rollback_errors": self.rollback_errors,
+            "locust_exit_code": self.locust_exit,
+        }
+        (self.run_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+        (self.run_dir / "timeline.json").write_text(json.dumps(self.timeline, indent=2) + "\n")
+
+    def _judge(self) -> ChaosResult:
+        from harness.analyzers import analyze_run
+        from harness.report import write_reports
+        from harness.slo import load_slo
+
+        verdict = analyze_run(self.run_dir, load_slo(self.opts.slo_path))
+        paths = write_reports(self.run_dir, verdict)
+        summary = Path(paths["summary.md"]).read_text() if "summary.md" in paths else ""
+        passed = bool(verdict.passed) and not self.rollback_errors
+        return ChaosResult(self.run_dir, passed, 0 if passed else 1, summary, self.rollback_errors)

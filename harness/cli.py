@@ -1,0 +1,333 @@
+"""The ``harness`` command.
+
+Thin on purpose: each command parses and validates its flags, then calls one
+function in the package that does the work, so every behaviour the CLI offers
+is also reachable (and tested) from Python.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.stack import lifecycle
+from harness.stack.procs import ComponentError
+from harness.state import StateError, harness_home
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Load-testing and chaos harness for a chatbot's conversation-memory design.",
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Stack directory (state file, logs). Default: $HARNESS_HOME or ./.harness"),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a one-line error and exit."""
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _home(home: Path | None) -> Path:
+    return home.resolve() if home else harness_home()
+
+
+@app.command()
+def up(
+    variant: Annotated[str, typer.Option(help="Reference service variant: seed or hardened")] = "hardened",
+    home: HomeOpt = None,
+    service_port: Annotated[int, typer.Option(help="Service port on 127.0.0.1 (0 = any free port)")] = 8000,
+    toxiproxy_port: Annotated[int, typer.Option(help="Toxiproxy API port (0 = any free port)")] = 8474,
+    dynamodb_url: Annotated[
+        str | None, typer.Option(help="Use this DynamoDB endpoint [env HARNESS_DYNAMODB_URL]")
+    ] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Use this Redis [env HARNESS_REDIS_URL]")] = None,
+    llm_url: Annotated[str | None, typer.Option(help="Use this Messages API base URL [env HARNESS_LLM_URL]")] = None,
+    toxiproxy_url: Annotated[
+        str | None, typer.Option(help="Use this Toxiproxy API [env HARNESS_TOXIPROXY_URL]")
+    ] = None,
+    real_llm: Annotated[bool, typer.Option(help="Call the real Anthropic API (needs ANTHROPIC_API_KEY)")] = False,
+    breaker_open: Annotated[str, typer.Option(help="Breaker open time, e.g. 30s")] = "30s",
+    breaker_window: Annotated[str, typer.Option(help="Breaker failure window, e.g. 10s")] = "10s",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the state as JSON")] = False,
+) -> None:
+    """Start DynamoDB, Redis and the LLM behind Toxiproxy, plus the reference service."""
+    from harness.durations import DurationError, parse_duration
+
+    if variant not in ("seed", "hardened"):
+        fail(f"--variant must be seed or hardened, not {variant!r}", 2)
+    for port, flag in ((service_port, "--service-port"), (toxiproxy_port, "--toxiproxy-port")):
+        if not 0 <= port <= 65535:
+            fail(f"{flag} must be between 0 and 65535", 2)
+    try:
+        breaker = dict(lifecycle.DEFAULT_BREAKER)
+        breaker["open_s"] = parse_duration(breaker_open)
+        breaker["window_s"] = parse_duration(breaker_window)
+    except DurationError as exc:
+        fail(str(exc), 2)
+    opts = lifecycle.UpOptions(
+        variant=variant, home=_home(home), service_port=service_port, toxiproxy_port=toxiproxy_port,
+        dynamodb_url=dynamodb_url, redis_url=redis_url, llm_url=llm_url, toxiproxy_url=toxiproxy_url,
+        real_llm=real_llm, breaker=breaker,
+    )
+    try:
+        state = lifecycle.up(opts, err)
+    except (ComponentError, lifecycle.StackError, StateError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted; everything started was stopped", 130)
+    if json_out:
+        print(json.dumps(state, indent=2))
+        return
+    table = Table(title=f"stack up ({variant}) — state in {opts.home / 'state.json'}")
+    for col in ("component", "backend", "address", "via proxy", "pid"):
+        table.add_column(col)
+    for name, info in state["components"].items():
+        table.add_row(name, info["backend"], info["url"], info.get("proxy_url") or "-", str(info.get("pid") or "-"))
+    out.print(table)
+
+
+@app.command()
+def status(
+    home: HomeOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Show each component's health and the toxics currently active."""
+    try:
+        info = lifecycle.status(_home(home))
+    except StateError as exc:
+        fail(str(exc))
+    if json_out:
+        print(json.dumps(info, indent=2))
+        if not info["running"]:
+            raise typer.Exit(1)
+        return
+    if not info["running"]:
+        err.print(f"no stack running in {info['home']} (start one with `harness up`)")
+        raise typer.Exit(1)
+    table = Table(title=f"stack ({info['variant']}) in {info['home']}")
+    for col in ("component", "backend", "url", "via proxy", "pid", "health"):
+        table.add_column(col)
+    for name, comp in info["components"].items():
+        healthy = "[green]ok[/]" if comp["healthy"] else "[red]down[/]"
+        table.add_row(name, comp["backend"], comp["url"], comp.get("proxy_url") or "-",
+                      str(comp.get("pid") or "-"), healthy)
+    out.print(table)
+    proxies = info["proxies"]
+    if "error" in proxies:
+        out.print(f"[red]toxiproxy:[/] {proxies['error']}")
+        return
+    toxics = Table(title="proxies and active toxics")
+    for col in ("proxy", "enabled", "listen", "upstream", "toxics"):
+        toxics.add_column(col)
+    for name, proxy in proxies.items():
+        desc = ", ".join(
+            f"{t['name']} ({t['type']} {t['stream']} {json.dumps(t.get('attributes', {}))})"
+            for t in proxy["toxics"]
+        ) or "none"
+        toxics.add_row(name, str(proxy["enabled"]), proxy["listen"], proxy["upstream"], desc)
+    out.print(toxics)
+
+
+@app.command()
+def down(home: HomeOpt = None) -> None:
+    """Stop everything `harness up` started. Safe to run twice."""
+    try:
+        stopped = lifecycle.down(_home(home))
+    except StateError as exc:
+        fail(str(exc))
+    if stopped:
+        err.print(f"stopped: {', '.join(stopped)}")
+    else:
+        err.print("nothing running")
+
+
+@app.command()
+def chaos(
+    dynamo_latency: Annotated[str | None, typer.Option(help="Latency added to DynamoDB replies, e.g. 2s")] = None,
+    dynamo_jitter: Annotated[str | None, typer.Option(help="± jitter on the DynamoDB latency, e.g. 500ms")] = None,
+    dynamo_down: Annotated[bool, typer.Option("--dynamo-down", help="Take DynamoDB away (proxy disabled)")] = False,
+    redis_latency: Annotated[str | None, typer.Option(help="Latency added to Redis replies, e.g. 300ms")] = None,
+    redis_down: Annotated[bool, typer.Option("--redis-down", help="Take Redis away (proxy disabled)")] = False,
+    llm_latency: Annotated[str | None, typer.Option(help="Latency added to LLM replies, e.g. 2s")] = None,
+    llm_errors: Annotated[str | None, typer.Option(help="Share of LLM calls that fail (529), e.g. 30% or 0.3")] = None,
+    users: Annotated[int, typer.Option(help="Concurrent Locust users")] = 10,
+    arrival_rate: Annotated[float | None, typer.Option(help="Open-model arrivals: new sessions per second")] = None,
+    scenario: Annotated[str, typer.Option(help="Scenarios, comma-separated: chat, websocket, open, zipf")] = "chat",
+    variant: Annotated[str, typer.Option(help="Reference service variant: seed or hardened")] = "hardened",
+    baseline: Annotated[str | None, typer.Option(help="Baseline phase length (default 20s; --quick 6s)")] = None,
+    fault: Annotated[str | None, typer.Option(help="Fault phase length (default 60s; --quick 12s)")] = None,
+    recovery: Annotated[str | None, typer.Option(help="Recovery phase length (default 40s; --quick 10s)")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Compressed breaker timings and phases (~30 s)")] = False,
+    alarm_period: Annotated[str | None, typer.Option(help="CloudWatch alarm period (default 60s; --quick 2s)")] = None,
+    slo: Annotated[Path | None, typer.Option(help="SLO file (YAML or JSON) overriding the design's targets")] = None,
+    report_dir: Annotated[Path, typer.Option(help="Where run directories are written")] = Path("reports"),
+    target: Annotated[str | None, typer.Option(help="Drive this service instead of the embedded stack")] = None,
+    toxiproxy: Annotated[
+        str | None, typer.Option(help="Toxiproxy API for --target (proxies dynamodb, redis, llm)")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Run Locust as a master plus N worker processes")] = 0,
+    home: HomeOpt = None,
+) -> None:
+    """Run baseline → fault → recovery under load, analyze the run and write reports."""
+    from harness.chaos.faults import DownFault, Fault, LatencyFault, LlmErrorFault, parse_rate
+    from harness.chaos.load import SCENARIO_CLASSES
+    from harness.chaos.runner import (
+        DESIGN_BREAKER,
+        DESIGN_PHASES,
+        QUICK_BREAKER,
+        QUICK_PHASES,
+        ChaosOptions,
+        ChaosRun,
+    )
+    from harness.durations import DurationError, parse_duration
+    from harness.stack.net import AddressError, require_loopback
+
+    def ms(text: str) -> int:
+        return round(parse_duration(text) * 1000)
+
+    if variant not in ("seed", "hardened"):
+        fail(f"--variant must be seed or hardened, not {variant!r}", 2)
+    scenarios = [s.strip() for s in scenario.split(",") if s.strip()]
+    unknown = [s for s in scenarios if s not in SCENARIO_CLASSES]
+    if not scenarios or unknown:
+        fail(f"--scenario: unknown {', '.join(unknown) or 'empty'}; choose from {', '.join(SCENARIO_CLASSES)}", 2)
+    if arrival_rate is not None:
+        if arrival_rate <= 0:
+            fail("--arrival-rate must be above 0", 2)
+        if "open" not in scenarios:
+            scenarios = ["open"] if scenarios == ["chat"] else [*scenarios, "open"]
+    if users < 1 or users > 1000:
+        fail("--users must be between 1 and 1000", 2)
+    if workers < 0 or workers > 64:
+        fail("--workers must be between 0 and 64", 2)
+    if slo is not None and not slo.is_file():
+        fail(f"--slo {slo}: no such file", 2)
+    faults: list[Fault] = []
+    labels: list[str] = []
+    try:
+        if dynamo_latency or dynamo_jitter:
+            faults.append(LatencyFault("dynamodb", ms(dynamo_latency or "0ms"), ms(dynamo_jitter or "0ms")))
+            labels.append(f"dynamo-latency-{dynamo_latency or '0ms'}")
+        if dynamo_down:
+            faults.append(DownFault("dynamodb"))
+            labels.append("dynamo-down")
+        if redis_latency:
+            faults.append(LatencyFault("redis", ms(redis_latency)))
+            labels.append(f"redis-latency-{redis_latency}")
+        if redis_down:
+            faults.append(DownFault("redis"))
+            labels.append("redis-down")
+        if llm_latency:
+            faults.append(LatencyFault("llm", ms(llm_latency)))
+            labels.append(f"llm-latency-{llm_latency}")
+        if llm_errors:
+            faults.append(LlmErrorFault(parse_rate(llm_errors)))
+            labels.append(f"llm-errors-{llm_errors.rstrip('%')}")
+        phases = QUICK_PHASES if quick else DESIGN_PHASES
+        phases = (
+            parse_duration(baseline) if baseline else phases[0],
+            parse_duration(fault) if fault else phases[1],
+            parse_duration(recovery) if recovery else phases[2],
+        )
+        period = parse_duration(alarm_period) if alarm_period else (2.0 if quick else 60.0)
+    except (DurationError, ValueError) as exc:
+        fail(str(exc), 2)
+    if any(p <= 0 for p in phases) or sum(phases) > 3600:
+        fail("phase lengths must be above 0 and add up to at most 1h", 2)
+    if period <= 0:
+        fail("--alarm-period must be above 0", 2)
+    try:
+        if target:
+            target = require_loopback(target, "--target")
+            if faults and not toxiproxy:
+                fail("--target with a fault needs --toxiproxy URL (its proxies: dynamodb, redis, llm)", 2)
+        if toxiproxy:
+            toxiproxy = require_loopback(toxiproxy, "--toxiproxy")
+    except AddressError as exc:
+        fail(str(exc), 2)
+    opts = ChaosOptions(
+        faults=faults, fault_label="+".join(labels) or "no-fault", variant=variant, scenarios=scenarios,
+        users=users, arrival_rate=arrival_rate, phases=phases,
+        breaker=dict(QUICK_BREAKER if quick else DESIGN_BREAKER), alarm_period_s=period, slo_path=slo,
+        report_dir=report_dir, target=target, toxiproxy_url=toxiproxy, workers=workers, quick=quick,
+        home=home.resolve() if home else None,
+    )
+    try:
+        result = ChaosRun(opts, err).execute()
+    except (ComponentError, lifecycle.StackError, StateError) as exc:
+        fail(str(exc))
+    except RuntimeError as exc:
+        fail(str(exc))
+    if result.summary:
+        out.print(result.summary, markup=False, highlight=False)
+    err.print(f"reports: {result.run_dir}")
+    for message in result.rollback_errors:
+        err.print(f"[bold red]{message}[/]")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def analyze(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (reports/<run-id>)")],
+    slo: Annotated[Path | None, typer.Option(help="SLO file overriding the design's targets")] = None,
+) -> None:
+    """Re-run every analyzer on a finished run and rewrite its reports."""
+    from harness.analyzers import analyze_run
+    from harness.report import write_reports
+    from harness.slo import load_slo
+
+    if not (run_dir / "run.json").is_file():
+        fail(f"{run_dir} is not a run directory (no run.json)", 2)
+    if slo is not None and not slo.is_file():
+        fail(f"--slo {slo}: no such file", 2)
+    try:
+        verdict = analyze_run(run_dir, load_slo(slo))
+    except ValueError as exc:
+        fail(str(exc), 2)
+    paths = write_reports(run_dir, verdict)
+    summary = paths.get("summary.md")
+    if summary:
+        out.print(Path(summary).read_text(), markup=False, highlight=False)
+    raise typer.Exit(0 if verdict.passed else 1)
+
+
+@app.command("toxiproxy-server")
+def toxiproxy_server(
+    host: Annotated[str, typer.Option(help="API listen address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="API port")] = 8474,
+    config: Annotated[Path | None, typer.Option(help="JSON array of proxies, as /populate takes")] = None,
+) -> None:
+    """Run the Toxiproxy-compatible server in the foreground."""
+    from harness.toxiproxy import serve
+
+    if config is not None and not config.is_file():
+        fail(f"--config {config}: no such file", 2)
+    code = serve(host, port, config)
+    raise typer.Exit(code or 0)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Starting, watching and reaping the stack's processes.
+
+Each component runs in its own session (process group), with its output in a
+log file, so that ``harness down`` can stop it and everything it spawned by PID
+from a different process, long after ``harness up`` has exited. The PID is
+paired with the process's creation time so that a recycled PID is never killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+class ComponentError(RuntimeError):
+    """A component failed to start; the message names it and fits on one line."""
+
+    def __init__(self, component: str, message: str) -> None:
+        super().__init__(f"{component}: {message}")
+        self.component = component
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """A process we started: enough to find and stop it again later."""
+
+    pid: int
+    create_time: float
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+
+def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Spawned:
+    """Start ``argv`` in a new session with stdout and stderr appended to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    with log.open("ab") as out:
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            start_new_session=True,
+        )
+    try:
+        created = psutil.Process(popen.pid).create_time()
+    except psutil.Error:
+        created = 0.0
+    return Spawned(pid=popen.pid, create_time=created, log=log, popen=popen)
+
+
+def tail(log: Path, lines: int = 1) -> str:
+    """The last non-empty lines of a log, for one-line error messages."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])
+
+
+def wait_ready(
+    component: str,
+    proc: Spawned | None,
+    probe: Callable[[], bool],
+    timeout: float,
+    interval: float = 0.05,
+) -> None:
+    """Poll ``probe`` until it succeeds; fail fast if the process dies, or at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.popen is not None and proc.popen.poll() is not None:
+            last = tail(proc.log, 2)
+            raise ComponentError(
+                component,
+                f"exited with code {proc.popen.returncode} during start"
+                + (f": {last}" if last else f" (see {proc.log})"),
+            )
+        try:
+            if probe():
+                return
+        except Exception:  # a probe that raises just means "not yet"
+            pass
+        if time.monotonic() >= deadline:
+            last = tail(proc.log, 1) if proc else ""
+            raise ComponentError(
+                component,
+                f"did not become ready within {timeout:g}s" + (f" (last log: {last})" if last else ""),
+            )
+        time.sleep(interval)
+
+
+def is_alive(pid: int | None, create_time: float | None = None) -> bool:
+    """True when ``pid`` runs and, if given, was created at ``create_time``."""
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return not (create_time and abs(proc.create_time() - create_time) > 0.05)
+    except psutil.Error:
+        return False
+
+
+def stop(pid: int | None, create_time: float | None = None, timeout: float = 5.0) -> bool:
+    """Stop the process group of ``pid``: SIGTERM, then SIGKILL after ``timeout``.
+
+    Returns True if something was stopped. Safe to call on a dead or recycled PID.
+    """
+    if not is_alive(pid, create_time):
+        _reap(pid)
+        return False
+    assert pid is not None
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return False
+    targets = [pgid] if pgid == pid else []
+    try:
+        if targets:
+            os.killpg(pgid, signal.SIGTERM)
+        else:
+            os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        procs = []
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    if alive:
+        psutil.wait_procs(alive, timeout=2)
+    if targets:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+    _reap(pid)
+    return True
+
+
+def _reap(pid: int | None) -> None:
+    """Collect the exit status if ``pid`` is our child, so no zombie is left."""
+    if not pid:
+        return
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
