@@ -180,6 +180,12 @@ def chaos(
         str | None, typer.Option(help="Toxiproxy API for --target (proxies dynamodb, redis, llm)")
     ] = None,
     workers: Annotated[int, typer.Option(help="Run Locust as a master plus N worker processes")] = 0,
+    service_events: Annotated[
+        Path | None, typer.Option(help="With --target: the service's JSON-lines event log, for the analyzers")
+    ] = None,
+    dynamodb_url: Annotated[
+        str | None, typer.Option(help="With --target: DynamoDB endpoint to scan ChatSessions from after recovery")
+    ] = None,
     home: HomeOpt = None,
 ) -> None:
     """Run baseline → fault → recovery under load, analyze the run and write reports."""
@@ -265,6 +271,7 @@ def chaos(
         breaker=dict(QUICK_BREAKER if quick else DESIGN_BREAKER), alarm_period_s=period, slo_path=slo,
         report_dir=report_dir, target=target, toxiproxy_url=toxiproxy, workers=workers, quick=quick,
         home=home.resolve() if home else None,
+        external_events=service_events, external_dynamodb=dynamodb_url,
     )
     try:
         result = ChaosRun(opts, err).execute()

@@ -60,6 +60,8 @@ class ChaosOptions:
     quick: bool = False
     home: Path | None = None
     stack_urls: dict[str, str | None] = field(default_factory=dict)
+    external_events: Path | None = None
+    external_dynamodb: str | None = None
 
 
 @dataclass
@@ -274,20 +276,23 @@ class ChaosRun:
         return table
 
     def _collect(self, launched: float) -> None:
-        if not self.state:
-            for name in ("events.jsonl", "table.jsonl", "metrics.txt"):
-                (self.run_dir / name).touch()
-            return
-        comps = self.state["components"]
-        service_url = comps["service"]["url"]
+        if self.state:
+            comps = self.state["components"]
+            service_url = comps["service"]["url"]
+            source = comps["service"].get("event_log")
+            events: Path | None = Path(source) if source else None
+            dynamodb: str | None = comps["dynamodb"]["url"]
+        else:
+            assert self.opts.target is not None
+            service_url, events, dynamodb = self.opts.target, self.opts.external_events, self.opts.external_dynamodb
         drain_timeout = 20.0 if self.opts.quick else 60.0
         drained = evidence.wait_outbox_drained(service_url, drain_timeout)
         self.timeline.append({"ts": time.time(), "phase": "recovery", "action": "outbox_check",
                               "detail": {k: v for k, v in drained.items() if k != "debug"}})
-        source = comps["service"].get("event_log")
-        evidence.copy_events(Path(source) if source else None, self.run_dir / "events.jsonl", launched)
+        evidence.copy_events(events, self.run_dir / "events.jsonl", launched)
         evidence.scrape_metrics(service_url, self.run_dir / "metrics.txt")
-        evidence.dump_table(comps["dynamodb"]["url"], self.run_dir / "table.jsonl")
+        if dynamodb:
+            evidence.dump_table(dynamodb, self.run_dir / "table.jsonl")
 
     def _write_run_json(self, launched: float, interrupted: bool) -> None:
         opts = self.opts
