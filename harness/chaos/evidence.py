@@ -55,7 +55,10 @@ def wait_outbox_drained(service_url: str, timeout_s: float) -> dict[str, Any]:
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
         try:
-            last = httpx.get(f"{service_url}/debug/memory", timeout=2).json()
+            resp = httpx.get(f"{service_url}/debug/memory", timeout=2)
+            if resp.status_code != 200:
+                return {"available": False, "status": resp.status_code}
+            last = resp.json()
         except (httpx.HTTPError, ValueError):
             return {"available": False}
         pending = int((last.get("outbox") or {}).get("pending", 0) or 0)
