@@ -323,8 +323,7 @@ def toxiproxy_server(
 
     if config is not None and not config.is_file():
         fail(f"--config {config}: no such file", 2)
-    code = serve(host, port, config)
-    raise typer.Exit(code or 0)
+    serve(host, port, config)
 
 
 def main() -> None:
