@@ -1,0 +1,66 @@
+"""summary.md: a compact Markdown verdict fit for ``$GITHUB_STEP_SUMMARY``.
+
+Headline first (pass/fail, p99 per phase, breaker cycle, alarm firing times,
+lost turns, backends), then every check with ✅/❌. Pipes in details are escaped
+so the table never breaks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.analyzers.base import Verdict
+
+
+def _esc(s: Any) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def build_summary(verdict: Verdict) -> str:
+    r = verdict.results
+    lines = [f"## {'✅ PASS' if verdict.passed else '❌ FAIL'} — run `{verdict.run_id}` ({verdict.variant})", ""]
+    if verdict.backends:
+        lines.append("**Backends:** " + ", ".join(f"{k}=`{v}`" for k, v in verdict.backends.items()))
+        lines.append("")
+    lat = r.get("latency")
+    if lat and lat.status == "ok":
+        use = lat.data.get("checks_use", "corrected")
+        parts = [f"{ph} {b[use].get('p99', '–')} ms" for ph, b in lat.data.get("by_phase", {}).items()]
+        if parts:
+            lines.append(f"**Chat p99 ({use}):** " + " · ".join(parts))
+        dr = lat.data.get("dynamodb_read", {}).get("baseline")
+        if dr and dr.get("count"):
+            lines.append(f"**DynamoDB read p99 (baseline):** {dr['p99']} ms")
+    br = r.get("breaker")
+    if br and br.status == "ok":
+        cyc = " → ".join(f"{t['to']}@{t['t_rel']}s" for t in br.data.get("transitions", [])[:12]) or "no transitions"
+        lines.append(f"**Breaker:** {cyc} (final: {br.data.get('final_state')})")
+    al = r.get("alarms")
+    if al and al.status == "ok":
+        for name, a in al.data.get("alarms", {}).items():
+            fired = ", ".join(f"t+{x}s" for x in a["fired_at_rel"]) or "never"
+            cleared = ", ".join(f"t+{x}s" for x in a["cleared_at_rel"]) or "–"
+            lines.append(f"**Alarm {name}:** fired {fired}; cleared {cleared}")
+    du = r.get("durability")
+    if du and du.status == "ok":
+        np_ = du.data.get("not_persisted", {})
+        lines.append(f"**Lost turns:** {du.data.get('lost_count', 0)} of {du.data.get('acknowledged', 0)} "
+                     f"acknowledged; outbox: {np_.get('arrived_later', 0)} arrived later, "
+                     f"{np_.get('never_arrived', 0)} never")
+    pa = r.get("partitions")
+    if pa and pa.status == "ok" and "hot" in pa.data:
+        lines.append(f"**Hot partition:** {'yes — ' + '; '.join(pa.data['hot_reasons']) if pa.data['hot'] else 'no'}")
+    lines += ["", "| | check | measured | target | detail |", "|---|---|---|---|---|"]
+    for c in verdict.checks:
+        lines.append(f"| {'✅' if c.passed else '❌'} | `{c.name}` | {_esc(c.measured)} | {_esc(c.target)} | "
+                     f"{_esc(c.detail)[:300]} |")
+    for name, res in r.items():
+        if res.status != "ok":
+            lines.append(f"| ⏭️ | `{name}` | {res.status} | | {_esc(res.reason)} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(path: Path, verdict: Verdict) -> Path:
+    path.write_text(build_summary(verdict), encoding="utf-8")
+    return path

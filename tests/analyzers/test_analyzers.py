@@ -1,0 +1,292 @@
+"""Each analyzer on synthetic run directories: healthy passes, each injected defect fails its check."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.analyzers import Verdict, analyze_run
+from harness.analyzers.base import AnalyzerResult
+from harness.analyzers.rundata import RunDataError
+from harness.slo import SloError, load_slo
+
+
+def check(v: Verdict, name: str):  # type: ignore[no-untyped-def]
+    found = [c for c in v.checks if c.name == name]
+    assert found, f"no check {name}; have {[c.name for c in v.checks]}"
+    return found[0]
+
+
+def test_healthy_run_passes_every_check(healthy: tuple[Path, Verdict]) -> None:
+    _, v = healthy
+    assert v.passed, [c for c in v.checks if not c.passed]
+    names = {c.name for c in v.checks}
+    for n in ("latency.baseline.p99", "latency.fault.p99", "latency.baseline.dynamodb_read.p99",
+              "breaker.legal_transitions", "breaker.opened_after_fault", "breaker.closed_after_recovery",
+              "breaker.one_probe_per_half_open", "breaker.open_duration", "alarms.stateless.baseline_silent",
+              "partitions.no_hot_partition", "durability.no_lost_turns", "durability.ttl_24h",
+              "correctness.baseline.wrong"):
+        assert n in names
+    assert all(r.status == "ok" for r in v.results.values())
+
+
+# ---------------------------------------------------------------- latency
+def test_latency_percentiles_match_numpy(healthy: tuple[Path, Verdict]) -> None:
+    import numpy as np
+
+    d, v = healthy
+    recs = [json.loads(x) for x in (d / "records" / "records.jsonl").read_text().splitlines()]
+    run = json.loads((d / "run.json").read_text())
+    b0, b1 = run["phases"][0]["start"], run["phases"][0]["end"]
+    lat = np.array([(r["ts"] - r["intended_start"]) * 1000 for r in recs if b0 <= r["intended_start"] < b1])
+    got = v.results["latency"].data["by_phase"]["baseline"]["corrected"]
+    assert got["count"] == len(lat)
+    assert got["p99"] == pytest.approx(np.percentile(lat, 99), rel=0.01)
+    assert set(v.results["latency"].data["by_mode"]) >= {"full", "cache_only", "stateless"}
+
+
+def test_slow_dynamodb_in_baseline_fails_p99(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(slow_dynamo_baseline=True))
+    c = check(v, "latency.baseline.dynamodb_read.p99")
+    assert not c.passed and c.measured >= 15
+
+
+def test_slow_chat_in_fault_fails_only_fault_phase(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(slow_chat_fault=True))
+    assert not check(v, "latency.fault.p99").passed
+    assert check(v, "latency.baseline.p99").passed
+
+
+def test_coordinated_omission_corrected_from_intended_start(make_run: Callable[..., Path]) -> None:
+    d = make_run()
+    p = d / "records" / "records.jsonl"
+    lines = [json.loads(x) for x in p.read_text().splitlines()]
+    for r in lines[600:800]:  # fault-phase open-model arrivals started 2 s late
+        r["intended_start"] = r["start"] - 2.0
+    p.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    v = analyze_run(d)
+    fault = v.results["latency"].data["by_phase"]["fault"]
+    assert fault["corrected"]["p99"] > 2000 > fault["uncorrected"]["p99"]
+    assert not check(v, "latency.fault.p99").passed
+    slo = load_slo_override(d, {"latency": {"use_corrected": False}})
+    assert check(analyze_run(d, slo), "latency.fault.p99").passed
+
+
+def load_slo_override(d: Path, data: dict) -> object:  # type: ignore[type-arg]
+    f = d / "slo.json"
+    f.write_text(json.dumps(data))
+    return load_slo(f)
+
+
+# ---------------------------------------------------------------- breaker
+def test_illegal_edge_is_quoted_with_timestamps(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(illegal_edge=True))
+    c = check(v, "breaker.legal_transitions")
+    assert not c.passed
+    assert "closed->half_open" in c.detail and "t+29.000s" in c.detail and "epoch 1764262829.000" in c.detail
+
+
+def test_two_probes_per_half_open_fail(make_run: Callable[..., Path]) -> None:
+    c = check(analyze_run(make_run(double_probe=True)), "breaker.one_probe_per_half_open")
+    assert not c.passed and "2 probes" in c.detail
+
+
+def test_breaker_never_closing_fails(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(never_close=True))
+    c = check(v, "breaker.closed_after_recovery")
+    assert not c.passed and c.measured == "open"
+    assert check(v, "breaker.legal_transitions").passed
+
+
+def test_open_duration_against_config(make_run: Callable[..., Path]) -> None:
+    d = make_run()
+    run = json.loads((d / "run.json").read_text())
+    run["breaker"]["open_s"] = 30.0  # claims 30 s; the service opened for 10 s
+    (d / "run.json").write_text(json.dumps(run))
+    assert not check(analyze_run(d), "breaker.open_duration").passed
+
+
+def test_breaker_opening_late_fails(make_run: Callable[..., Path]) -> None:
+    d = make_run()
+    run = json.loads((d / "run.json").read_text())
+    run["fault"]["start"] -= 20.0  # fault "started" 20 s before the breaker reacted
+    (d / "run.json").write_text(json.dumps(run))
+    c = check(analyze_run(d), "breaker.opened_after_fault")
+    assert not c.passed and c.measured > 20
+
+
+def test_small_latency_fault_expects_no_open(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(fault_value="100ms"))
+    assert v.results["breaker"].data["expect_open"] is False
+    assert not v.results["breaker"].data["transitions"]
+    assert "breaker.opened_after_fault" not in {c.name for c in v.checks}
+    # the DynamoDB latency alarm sees p99 > 50 ms for 3 periods and fires during the fault only
+    a = v.results["alarms"].data["alarms"]["dynamodb_latency"]
+    assert a["fired_at_rel"] and 30 < a["fired_at_rel"][0] <= 50
+    assert a["cleared_at_rel"] and a["cleared_at_rel"][0] > 70
+
+
+# ---------------------------------------------------------------- alarms
+def test_design_alarms_timeline(healthy: tuple[Path, Verdict]) -> None:
+    _, v = healthy
+    al = v.results["alarms"].data
+    assert al["period_s"] == 5.0
+    co = al["alarms"]["circuit_open"]
+    assert co["timeline"][0]["state"] in ("OK", "INSUFFICIENT_DATA")
+    assert co["fired_at_rel"] == [35.0]  # breaker opened at t+30.3, period [30, 35) ends at 35
+    assert co["cleared_at_rel"] and co["cleared_at_rel"][0] >= 70
+    st = al["alarms"]["stateless"]
+    assert st["fired_at_rel"] and st["fired_at_rel"][0] > 30
+
+
+def test_stateless_in_baseline_fails(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(stateless_in_baseline=0.1))
+    c = check(v, "alarms.stateless.baseline_silent")
+    assert not c.passed and "ALARM at t+" in c.detail
+
+
+def test_expect_alarms_from_slo(make_run: Callable[..., Path], healthy: tuple[Path, Verdict]) -> None:
+    d, _ = healthy
+    slo = load_slo_override(d, {"expect_alarms": {"circuit_open": "must_not_fire",
+                                                  "dynamodb_latency": "must_fire"}})
+    v = analyze_run(d, slo)  # type: ignore[arg-type]
+    assert not check(v, "alarms.circuit_open.silent").passed
+    assert not check(v, "alarms.dynamodb_latency.fires").passed  # the breaker hides latency from the alarm
+
+
+# ---------------------------------------------------------------- partitions
+def test_zipf_skew_is_hot_although_keys_hash_uniformly(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(zipf=True))
+    assert check(v, "partitions.uuid4_keys").passed
+    assert check(v, "partitions.key_hash_uniform").passed
+    c = check(v, "partitions.no_hot_partition")
+    assert not c.passed and "max/mean" in c.detail
+    assert v.results["partitions"].data["hot"] is True
+
+
+def test_uniform_uuid_traffic_not_hot(healthy: tuple[Path, Verdict]) -> None:
+    _, v = healthy
+    assert check(v, "partitions.no_hot_partition").passed
+    assert v.results["partitions"].data["hot"] is False
+
+
+def test_sequential_keys_fail_format_but_are_not_hot(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(sequential_keys=True))
+    assert not check(v, "partitions.uuid4_keys").passed
+    assert check(v, "partitions.no_hot_partition").passed
+
+
+# ---------------------------------------------------------------- durability
+def test_lost_turns_listed(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(lost_turns=3))
+    c = check(v, "durability.no_lost_turns")
+    assert not c.passed and c.measured == 3
+    assert len(v.results["durability"].data["lost"]) == 3
+
+
+def test_bad_ttl_detected(make_run: Callable[..., Path]) -> None:
+    c = check(analyze_run(make_run(bad_ttl_turns=2)), "durability.ttl_24h")
+    assert not c.passed and c.measured == 2
+
+
+def test_outbox_arrivals_reported(make_run: Callable[..., Path], healthy: tuple[Path, Verdict]) -> None:
+    npd = analyze_run(make_run(outbox_unflushed=4)).results["durability"].data["not_persisted"]
+    assert npd["never_arrived"] == 4 and npd["arrived_later"] == npd["count"] - 4
+    assert healthy[1].results["durability"].data["not_persisted"]["never_arrived"] == 0
+
+
+def test_content_hash_mismatch(make_run: Callable[..., Path]) -> None:
+    import hashlib
+
+    d = make_run()
+    table = {(i["session_id"], i["turn_number"]): i for i in
+             map(json.loads, (d / "table.jsonl").read_text().splitlines())}
+    p = d / "records" / "records.jsonl"
+    recs = [json.loads(x) for x in p.read_text().splitlines()]
+    n = 0
+    for r in recs:
+        it = table.get((r["session_id"], r["turn"]))
+        if it and r["persisted"]:
+            text = it["assistant_reply"] + (" tampered" if n == 0 else "")
+            r["reply_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+            n += 1
+    p.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    c = check(analyze_run(d), "durability.content")
+    assert not c.passed and c.measured == 1 and "SHA-256" in c.detail
+
+
+# ---------------------------------------------------------------- correctness
+def test_wrong_in_baseline_fails(make_run: Callable[..., Path]) -> None:
+    v = analyze_run(make_run(wrong_in_baseline=2))
+    c = check(v, "correctness.baseline.wrong")
+    assert not c.passed and c.measured == 2
+    assert v.results["correctness"].data["by_phase"]["baseline"]["wrong"] == 2
+
+
+def test_correctness_shares(healthy: tuple[Path, Verdict]) -> None:
+    data = healthy[1].results["correctness"].data
+    assert data["by_phase"]["baseline"]["right_share"] == 1.0
+    assert data["by_mode"]["stateless"]["resolved"] == 0 and data["by_mode"]["stateless"]["degraded"] > 0
+
+
+# ---------------------------------------------------------------- robustness
+def test_missing_files_skip_not_crash(make_run: Callable[..., Path]) -> None:
+    d = make_run()
+    (d / "events.jsonl").unlink()
+    (d / "table.jsonl").unlink()
+    v = analyze_run(d)
+    assert v.results["breaker"].status == "skipped" and "events.jsonl" in v.results["breaker"].reason
+    assert v.results["durability"].status == "skipped"
+    assert v.results["latency"].status == "ok"
+    assert not any(c.name.endswith("crashed") for c in v.checks)
+
+
+def test_empty_run_dir_all_skipped(tmp_path: Path) -> None:
+    v = analyze_run(tmp_path)
+    assert {r.status for r in v.results.values()} == {"skipped"}
+    assert v.passed
+    with pytest.raises(RunDataError):
+        analyze_run(tmp_path / "nope")
+
+
+def test_duplicates_and_malformed_lines(make_run: Callable[..., Path]) -> None:
+    d = make_run(duplicate_records=50)
+    with (d / "records" / "records.jsonl").open("a") as fh:
+        fh.write('{"kind": "request", "id": "trunc\n')
+    v = analyze_run(d)
+    assert v.run["duplicate_records_dropped"] == 50
+    assert v.run["malformed_lines"] == {"records/records.jsonl": 1}
+
+
+def test_crashing_analyzer_becomes_failing_check(healthy: tuple[Path, Verdict]) -> None:
+    from harness.analyzers import analyze_loaded, load_run
+
+    class Boom:
+        name = "boom"
+
+        def analyze(self, run: object, slo: object) -> AnalyzerResult:
+            raise KeyError("x")
+
+    v = analyze_loaded(load_run(healthy[0]), None, [Boom()])
+    assert not v.passed and v.results["boom"].status == "error"
+
+
+def test_slo_errors_are_clear(tmp_path: Path) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text("latency:\n  chat_p99_msx: 3\n")
+    with pytest.raises(SloError, match=r"unknown SLO key 'latency\.chat_p99_msx'"):
+        load_slo(f)
+    f.write_text("latency: [1")
+    with pytest.raises(SloError, match="not valid YAML"):
+        load_slo(f)
+    f.write_text("expect_alarms: {stateless: sometimes}")
+    with pytest.raises(SloError, match="must be one of"):
+        load_slo(f)
+    with pytest.raises(SloError, match="cannot read"):
+        load_slo(tmp_path / "missing.yaml")
+    f.write_text("latency: {chat_p99_ms: {fault: 50}}")
+    s = load_slo(f)
+    assert s.get("latency", "chat_p99_ms") == {"baseline": 1000.0, "fault": 50, "recovery": 1000.0}
