@@ -1,0 +1,289 @@
+"""The ASGI application: HTTP and WebSocket endpoints around the orchestrator.
+
+Why starlette and a factory: the service must be a real ASGI app served by
+uvicorn (it is the system under test, so it should behave like a production
+service), and tests build several instances in one process with different
+settings.  The web layer only validates input, manages the session cookie and
+renders results; a bad request gets a JSON 4xx, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from types import ModuleType
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from reference_service.config import ServiceConfig
+from reference_service.events import EventLog
+from reference_service.llm import LLMClient
+from reference_service.memory.breaker import BreakerBase, CircuitBreaker
+from reference_service.memory.cache import RedisCache
+from reference_service.memory.dynamo import DynamoStore
+from reference_service.memory.history import MODES, HardenedHistory, SeedHistory
+from reference_service.memory.observe import Observer
+from reference_service.memory.outbox import Outbox
+from reference_service.memory.snippet_breaker import SnippetBreaker
+from reference_service.memory.writer import HardenedWriter, SeedWriter
+from reference_service.metrics import Metrics
+from reference_service.orchestrator import NLU, Orchestrator
+from reference_service.sessions import COOKIE_NAME, SessionCodec
+
+MAX_MESSAGE_CHARS = 4000
+MAX_BODY_BYTES = 64 * 1024
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class BadInput(Exception):
+    """A client error with its HTTP status."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+def parse_message(raw: bytes | str) -> str:
+    """Validate a ``{"message": "..."}`` body; raise :class:`BadInput` otherwise."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadInput(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadInput(400, "bad_request", 'expected a JSON object like {"message": "..."}')
+    if "message" not in data:
+        raise BadInput(422, "missing_message", 'the "message" field is required')
+    message = data["message"]
+    if not isinstance(message, str):
+        raise BadInput(422, "invalid_message", '"message" must be a string')
+    if not message.strip():
+        raise BadInput(422, "empty_message", '"message" must not be empty')
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise BadInput(413, "message_too_long", f'"message" exceeds {MAX_MESSAGE_CHARS} characters')
+    return message
+
+
+def _error(status: int, error: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+def _load_nlu() -> Any:
+    import reference_service.nlu as nlu_module
+
+    return nlu_module
+
+
+class Service:
+    """Owns every component of one running service and wires them per variant."""
+
+    def __init__(self, config: ServiceConfig, nlu: NLU | ModuleType | None = None) -> None:
+        self.config = config
+        self.nlu: Any = nlu
+        self.events = EventLog(config.event_log)
+        self.metrics = Metrics()
+        self.codec = SessionCodec(config.cookie_secret)
+        self.dynamo = DynamoStore(
+            config.dynamodb_url, config.table_name, config.aws_region,
+            connect_timeout_s=max(1.0, config.dynamo_timeout_ms / 1000.0),
+        )
+        hardened = config.variant == "hardened"
+        self.cache = RedisCache(config.redis_url, config.redis_timeout_ms, keep=10 if hardened else 5)
+        self.breaker: BreakerBase = (
+            CircuitBreaker("dynamodb", config.breaker) if hardened else SnippetBreaker("dynamodb", config.breaker)
+        )
+        self.breaker.add_listener(self.metrics)
+        self.breaker.add_listener(self)
+        self.outbox = Outbox(config.outbox_path if hardened else None)
+        self.llm = LLMClient(
+            config.llm_url, config.llm_api_key, config.llm_model, config.llm_timeout_s, config.llm_max_retries
+        )
+        observer = Observer(self.events, self.metrics)
+        self.history: SeedHistory | HardenedHistory
+        self.writer: SeedWriter | HardenedWriter
+        if hardened:
+            self.history = HardenedHistory(self.dynamo, self.cache, self.breaker, observer, self.outbox)
+            self.writer = HardenedWriter(
+                self.dynamo, self.cache, self.breaker, observer, self.outbox, self.events, self.metrics,
+                retry_s=config.outbox_retry_s,
+            )
+        else:
+            self.history = SeedHistory(self.dynamo, self.cache, self.breaker, observer)
+            self.writer = SeedWriter(self.dynamo, self.cache, observer)
+        self.degradation_counts = dict.fromkeys(MODES.values(), 0)
+        self.orchestrator: Orchestrator | None = None
+        self._table_task: asyncio.Task[None] | None = None
+        self.table_ready = False
+
+    # Breaker listener: the event log half (metrics subscribe separately).
+    def on_transition(self, breaker: str, old: str, new: str, failures_in_window: int) -> None:
+        """Log a ``breaker_transition`` event."""
+        self.events.emit("breaker_transition", breaker=breaker, **{"from": old, "to": new},
+                         failures_in_window=failures_in_window)
+
+    def on_probe(self, breaker: str, outcome: str) -> None:
+        """Log a ``breaker_probe`` event."""
+        self.events.emit("breaker_probe", breaker=breaker, outcome=outcome)
+
+    async def _ensure_table(self) -> None:
+        delay = 0.2
+        while not self.table_ready:
+            try:
+                await asyncio.wait_for(self.dynamo.ensure_table(), 10.0)
+                self.table_ready = True
+                self.events.emit("table", table=self.config.table_name, outcome="ready")
+            except Exception as exc:
+                self.events.emit("table", table=self.config.table_name, outcome="error", error=str(exc)[:300])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def start(self) -> None:
+        """Open clients, make sure the table exists (briefly wait), start the outbox flusher."""
+        if self.nlu is None:
+            self.nlu = _load_nlu()
+        await self.dynamo.start()
+        self._table_task = asyncio.get_running_loop().create_task(self._ensure_table())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._table_task), 5.0)
+        await self.writer.start()
+        self.orchestrator = Orchestrator(self.nlu, self.history, self.writer, self.llm, self.events, self.metrics)
+        self.events.emit("service_start", variant=self.config.variant, breaker=self.breaker.config.to_dict())
+
+    async def stop(self) -> None:
+        """Stop background work and close every client."""
+        if self._table_task is not None:
+            self._table_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._table_task
+        await self.writer.stop()
+        await self.breaker.aclose()
+        with contextlib.suppress(Exception):
+            await self.cache.close()
+        with contextlib.suppress(Exception):
+            await self.dynamo.close()
+        with contextlib.suppress(Exception):
+            await self.llm.close()
+        self.events.emit("service_stop", variant=self.config.variant)
+        self.events.close()
+
+    async def chat(self, session_id: str, message: str, new_session: bool, transport: str) -> Any:
+        """Run one turn and count its degradation level."""
+        assert self.orchestrator is not None
+        outcome = await self.orchestrator.turn(session_id, message, new_session=new_session, transport=transport)
+        self.degradation_counts[outcome.body["debug_metadata"]["memory_mode"]] += 1
+        return outcome
+
+    def debug_memory(self) -> dict[str, Any]:
+        """The ``/debug/memory`` document."""
+        snap = self.breaker.snapshot()
+        return {
+            "variant": self.config.variant,
+            "breaker": {"state": self.breaker.state, "config": snap["config"], "kind": snap["kind"],
+                        "failures_in_window": snap["failures_in_window"], "transitions": snap["transitions"]},
+            "degradation_counts": dict(self.degradation_counts),
+            "outbox": {"pending": self.outbox.pending, "flushed": self.outbox.flushed},
+            "table_ready": self.table_ready,
+        }
+
+
+def create_app(config: ServiceConfig, nlu: NLU | ModuleType | None = None) -> Starlette:
+    """Build the ASGI app; the :class:`Service` is at ``app.state.service``."""
+    service = Service(config, nlu)
+
+    async def chat(request: Request) -> Response:
+        try:
+            message = parse_message(await request.body())
+        except BadInput as exc:
+            service.metrics.bad_requests.labels(str(exc.status)).inc()
+            return _error(exc.status, exc.error, exc.detail)
+        session_id = service.codec.verify(request.cookies.get(COOKIE_NAME))
+        new_session = session_id is None
+        if session_id is None:
+            session_id = service.codec.new_id()
+        outcome = await service.chat(session_id, message, new_session, "http")
+        headers = {"Server-Timing": outcome.server_timing()}
+        if new_session:
+            headers["Set-Cookie"] = service.codec.set_cookie_header(session_id)
+        return JSONResponse(outcome.body, headers=headers)
+
+    async def ws(websocket: WebSocket) -> None:
+        session_id = service.codec.verify(websocket.cookies.get(COOKIE_NAME))
+        fresh = session_id is None
+        if session_id is None:
+            session_id = service.codec.new_id()
+            cookie = service.codec.set_cookie_header(session_id)
+            await websocket.accept(headers=[(b"set-cookie", cookie.encode())])
+            await websocket.send_json({"type": "session", "session_id": session_id,
+                                       "cookie": cookie.split(";", 1)[0]})
+        else:
+            await websocket.accept()
+        try:
+            while True:
+                raw = await websocket.receive_text()
+                try:
+                    message = parse_message(raw)
+                except BadInput as exc:
+                    await websocket.send_json({"error": exc.error, "detail": exc.detail, "status": exc.status})
+                    continue
+                outcome = await service.chat(session_id, message, fresh, "websocket")
+                fresh = False
+                await websocket.send_json(outcome.body)
+        except WebSocketDisconnect:
+            return
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "variant": config.variant})
+
+    async def metrics(request: Request) -> Response:
+        return Response(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def debug_memory(request: Request) -> Response:
+        host = request.client.host if request.client else ""
+        if host not in LOOPBACK:
+            return _error(403, "forbidden", "/debug/memory is served to loopback clients only")
+        return JSONResponse(service.debug_memory())
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        names = {404: "not_found", 405: "method_not_allowed"}
+        response = _error(exc.status_code, names.get(exc.status_code, "http_error"), str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        service.events.emit("internal_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
+        return _error(500, "internal_error", "unexpected server error")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/chat", chat, methods=["POST"]),
+            WebSocketRoute("/ws", ws),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/debug/memory", debug_memory, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app

@@ -1,0 +1,179 @@
+"""The read path, one class per variant, and the degradation levels it produces.
+
+Levels (the design's "graceful degradation levels"):
+
+====  ==========  =====================================================
+0     full        the whole window, from Redis and/or DynamoDB
+1     cache_only  DynamoDB failed; only what Redis (or the outbox) holds
+2     stateless   DynamoDB failed and Redis had nothing: current message only
+3     fallback    DynamoDB *and* Redis failed: zero context, still answer
+====  ==========  =====================================================
+
+``SeedHistory`` follows the design's read path literally: Redis first and any
+hit returns at once (only the 5 cached turns), a miss reads DynamoDB through
+the snippet breaker with ``Limit=10`` and no TTL filter.  ``HardenedHistory``
+keeps 10 turns in Redis so a full hit serves the whole window, falls back to
+DynamoDB on a partial hit (level 1 if DynamoDB then fails), filters expired
+items (``ttl > now``) and pages past them, and merges turns still waiting in
+the outbox so an outage does not make the conversation forget itself.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from reference_service.memory.breaker import BreakerBase
+from reference_service.memory.cache import RedisCache
+from reference_service.memory.dynamo import DynamoStore
+from reference_service.memory.observe import Observer, OpResult, reason_of
+from reference_service.memory.outbox import Outbox
+from reference_service.turns import Turn
+
+WINDOW = 10
+MODES = {0: "full", 1: "cache_only", 2: "stateless", 3: "fallback"}
+
+
+@dataclass(slots=True)
+class HistoryResult:
+    """The history a reply is built from, and how good it is."""
+
+    turns: list[Turn] = field(default_factory=list)
+    level: int = 0
+    reason: str | None = None
+    source: str = "none"
+    max_turn_seen: int = 0
+
+    @property
+    def memory_mode(self) -> str:
+        """``full`` | ``cache_only`` | ``stateless`` | ``fallback``."""
+        return MODES[self.level]
+
+    def debug_metadata(self) -> dict[str, object]:
+        """The ``debug_metadata`` object of the chat response."""
+        return {
+            "memory_mode": self.memory_mode,
+            "level": self.level,
+            "reason": self.reason,
+            "history_source": self.source,
+            "turns_loaded": len(self.turns),
+        }
+
+
+def _items(turns: list[Turn]) -> dict[str, object]:
+    return {"outcome": "hit" if turns else "miss", "items": len(turns)}
+
+
+def _failed(redis: OpResult, dynamo: OpResult) -> HistoryResult:
+    """Level 2 or 3 when no history could be read at all."""
+    assert dynamo.error is not None
+    if not redis.ok and redis.error is not None:
+        return HistoryResult(level=3, reason=reason_of("redis", redis.error))
+    return HistoryResult(level=2, reason=reason_of("dynamodb", dynamo.error))
+
+
+class SeedHistory:
+    """The design's read path, literally (see module docstring)."""
+
+    def __init__(self, dynamo: DynamoStore, cache: RedisCache, breaker: BreakerBase, observer: Observer) -> None:
+        self.dynamo = dynamo
+        self.cache = cache
+        self.breaker = breaker
+        self.obs = observer
+
+    async def load(self, session_id: str) -> HistoryResult:
+        """Redis first; a hit returns immediately; a miss reads DynamoDB through the breaker."""
+        redis = await self.obs.run(
+            "memory_read", "redis", "read", lambda: self.cache.recent(session_id), _items, session_id=session_id
+        )
+        if redis.ok and redis.value:
+            turns: list[Turn] = redis.value
+            return HistoryResult(turns, source="redis", max_turn_seen=max(t.turn_number for t in turns))
+        dynamo = await self.obs.run(
+            "memory_read", "dynamodb", "read",
+            lambda: self.breaker.call(lambda: self.dynamo.query_newest_literal(session_id, WINDOW)),
+            lambda ts: {"items": len(ts)}, session_id=session_id,
+        )
+        if not dynamo.ok:
+            return _failed(redis, dynamo)
+        turns = dynamo.value
+        if turns and redis.ok:
+            await self.obs.run(
+                "memory_write", "redis", "populate", lambda: self.cache.populate(turns), session_id=session_id
+            )
+        return HistoryResult(
+            turns, source="dynamodb", max_turn_seen=max((t.turn_number for t in turns), default=0)
+        )
+
+
+class HardenedHistory:
+    """Full-window Redis hits, TTL-filtered paged DynamoDB reads, level 1 on partial hits."""
+
+    def __init__(
+        self,
+        dynamo: DynamoStore,
+        cache: RedisCache,
+        breaker: BreakerBase,
+        observer: Observer,
+        outbox: Outbox,
+    ) -> None:
+        self.dynamo = dynamo
+        self.cache = cache
+        self.breaker = breaker
+        self.obs = observer
+        self.outbox = outbox
+
+    @staticmethod
+    def _complete(turns: list[Turn]) -> bool:
+        """A cached window is complete if it is full or reaches back to the first turn."""
+        return len(turns) >= WINDOW or (bool(turns) and min(t.turn_number for t in turns) <= 1)
+
+    @staticmethod
+    def _merge(*groups: list[Turn]) -> list[Turn]:
+        now = time.time()
+        by_number: dict[int, Turn] = {}
+        for group in groups:
+            for turn in group:
+                if turn.ttl > now:
+                    by_number.setdefault(turn.turn_number, turn)
+        return [by_number[k] for k in sorted(by_number)][-WINDOW:]
+
+    async def load(self, session_id: str) -> HistoryResult:
+        """See the module docstring for the decision table."""
+        pending = self.outbox.pending_for(session_id)
+        redis = await self.obs.run(
+            "memory_read", "redis", "read", lambda: self.cache.recent(session_id, WINDOW), _items,
+            session_id=session_id,
+        )
+        cached: list[Turn] = self._merge(redis.value) if redis.ok else []
+        if self._complete(cached):
+            turns = self._merge(cached, pending)
+            return HistoryResult(turns, source="redis", max_turn_seen=max(t.turn_number for t in turns))
+
+        async def read() -> list[Turn]:
+            turns, _pages = await self.dynamo.query_newest_live(session_id, WINDOW)
+            return turns
+
+        dynamo = await self.obs.run(
+            "memory_read", "dynamodb", "read", lambda: self.breaker.call(read),
+            lambda ts: {"items": len(ts)}, session_id=session_id,
+        )
+        if dynamo.ok:
+            stored: list[Turn] = dynamo.value
+            turns = self._merge(stored, cached, pending)
+            source = "redis+dynamodb" if cached else "dynamodb"
+            if stored and redis.ok and not cached:
+                await self.obs.run(
+                    "memory_write", "redis", "populate", lambda: self.cache.populate(turns),
+                    session_id=session_id,
+                )
+            return HistoryResult(turns, source=source, max_turn_seen=max((t.turn_number for t in turns), default=0))
+        assert dynamo.error is not None
+        partial = self._merge(cached, pending)
+        if partial:
+            return HistoryResult(
+                partial, level=1, reason=reason_of("dynamodb", dynamo.error),
+                source="redis" if cached else "none",
+                max_turn_seen=max(t.turn_number for t in partial),
+            )
+        return _failed(redis, dynamo)

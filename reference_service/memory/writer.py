@@ -1,0 +1,233 @@
+"""The write path, one class per variant.
+
+``SeedWriter`` is the design's write-through snippet: ``asyncio.gather`` of the
+DynamoDB put and the Redis write, with no timeout and no breaker, so a slow
+DynamoDB makes every turn slow; a failed write is logged but the turn is still
+reported ``persisted`` (the seed has no notion of a failed write).  Its turn
+number is "highest turn loaded + 1", so after a stateless read it restarts at 1
+and overwrites older items — a flaw the harness is meant to expose.
+
+``HardenedWriter`` bounds the DynamoDB put by the breaker's call timeout and
+guards it with the breaker; a turn DynamoDB did not confirm goes to the
+:class:`~reference_service.memory.outbox.Outbox` and a background task retries
+it until written, so no acknowledged turn is lost.  Turn numbers never
+collide: a per-session Redis counter (INCR) is combined with what the read saw
+and a local memo, and the put is conditional (``attribute_not_exists``),
+bumping the number on conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from reference_service.events import EventLog
+from reference_service.memory.breaker import BreakerBase, CircuitOpenError
+from reference_service.memory.cache import RedisCache
+from reference_service.memory.dynamo import DynamoStore
+from reference_service.memory.observe import Observer, OpResult
+from reference_service.memory.outbox import Outbox, OutboxEntry
+from reference_service.metrics import Metrics
+from reference_service.turns import TTL_SECONDS, Turn
+
+_MAX_BUMPS = 5
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """The stored turn (final number) and whether DynamoDB confirmed it."""
+
+    turn: Turn
+    persisted: bool
+
+
+def make_turn(
+    session_id: str, turn_number: int, customer_id: str | None, message: str, reply: str, intent: str
+) -> Turn:
+    """A new turn stamped now, expiring in 24 h."""
+    now = int(time.time())
+    return Turn(session_id, turn_number, customer_id, now, message, reply, intent, now + TTL_SECONDS)
+
+
+def renumbered(turn: Turn, number: int) -> Turn:
+    """The same turn under another turn number."""
+    return Turn(turn.session_id, number, turn.customer_id, turn.timestamp, turn.user_message,
+                turn.assistant_reply, turn.intent, turn.ttl)
+
+
+class SeedWriter:
+    """``await asyncio.gather(dynamodb.put_item(...), redis write)`` — nothing more."""
+
+    def __init__(self, dynamo: DynamoStore, cache: RedisCache, observer: Observer) -> None:
+        self.dynamo = dynamo
+        self.cache = cache
+        self.obs = observer
+
+    async def allocate(self, session_id: str, max_turn_seen: int) -> int:
+        """Highest turn loaded + 1 (restarts at 1 when the read came back empty)."""
+        return max_turn_seen + 1
+
+    async def save(self, turn: Turn) -> WriteResult:
+        """Write both stores at once; ``persisted`` is True once both calls return."""
+        fields = {"session_id": turn.session_id, "turn_number": turn.turn_number}
+        await asyncio.gather(
+            self.obs.run("memory_write", "dynamodb", "write", lambda: self.dynamo.put_turn(turn),
+                         lambda b: {"bytes": b}, **fields),
+            self.obs.run("memory_write", "redis", "write", lambda: self.cache.push(turn),
+                         lambda b: {"bytes": b}, **fields),
+        )
+        return WriteResult(turn, persisted=True)
+
+    async def start(self) -> None:
+        """Nothing runs in the background for the seed."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+
+class HardenedWriter:
+    """Bounded, breaker-guarded, conflict-free writes with an outbox (module docstring)."""
+
+    def __init__(
+        self,
+        dynamo: DynamoStore,
+        cache: RedisCache,
+        breaker: BreakerBase,
+        observer: Observer,
+        outbox: Outbox,
+        events: EventLog,
+        metrics: Metrics,
+        retry_s: float = 0.5,
+    ) -> None:
+        self.dynamo = dynamo
+        self.cache = cache
+        self.breaker = breaker
+        self.obs = observer
+        self.outbox = outbox
+        self.events = events
+        self.metrics = metrics
+        self.retry_s = retry_s
+        self._last: OrderedDict[str, int] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.metrics.outbox_pending.set(outbox.pending)
+
+    def _remember(self, session_id: str, number: int) -> None:
+        if number > self._last.get(session_id, 0):
+            self._last[session_id] = number
+        self._last.move_to_end(session_id)
+        while len(self._last) > 100_000:
+            self._last.popitem(last=False)
+
+    async def allocate(self, session_id: str, max_turn_seen: int) -> int:
+        """The next turn number: max of the Redis counter, the read, and the local memo."""
+        floor = max(max_turn_seen, self._last.get(session_id, 0)) + 1
+        counter = await self.obs.run(
+            "memory_write", "redis", "counter", lambda: self.cache.next_turn_number(session_id),
+            session_id=session_id,
+        )
+        number = max(floor, int(counter.value)) if counter.ok else floor
+        if counter.ok and number > int(counter.value):
+            with contextlib.suppress(Exception):
+                await self.cache.raise_counter(session_id, number)
+        self._remember(session_id, number)
+        return number
+
+    async def _put_once(self, turn: Turn) -> OpResult:
+        return await self.obs.run(
+            "memory_write", "dynamodb", "write",
+            lambda: self.breaker.call(lambda: self.dynamo.put_turn_if_free(turn)),
+            lambda ok: {"bytes": len(turn.to_json())} if ok else {"outcome": "conflict"},
+            session_id=turn.session_id, turn_number=turn.turn_number,
+        )
+
+    async def _max_stored(self, session_id: str) -> OpResult:
+        return await self.obs.run(
+            "memory_read", "dynamodb", "max_turn",
+            lambda: self.breaker.call(lambda: self.dynamo.max_turn_number(session_id)),
+            session_id=session_id,
+        )
+
+    async def _put(self, turn: Turn) -> tuple[OpResult, Turn]:
+        """Conditional put through the breaker, bumping the number on a conflict."""
+        for _ in range(_MAX_BUMPS):
+            res = await self._put_once(turn)
+            if not res.ok or res.value:
+                return res, turn
+            top = await self._max_stored(turn.session_id)
+            nxt = max(turn.turn_number + 1, (int(top.value) + 1) if top.ok else 0)
+            turn = renumbered(turn, nxt)
+            self._remember(turn.session_id, nxt)
+            if not top.ok:
+                return top, turn
+        return OpResult(False, error=RuntimeError("turn number conflicts persisted")), turn
+
+    async def save(self, turn: Turn) -> WriteResult:
+        """Put to DynamoDB (bounded); on failure queue to the outbox; then refresh Redis."""
+        res, turn = await self._put(turn)
+        persisted = bool(res.ok and res.value)
+        if not persisted:
+            self.outbox.add(turn)
+            self.metrics.outbox_pending.set(self.outbox.pending)
+            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number, action="queued")
+            self._wake.set()
+        await self.obs.run(
+            "memory_write", "redis", "write", lambda: self.cache.push(turn), lambda b: {"bytes": b},
+            session_id=turn.session_id, turn_number=turn.turn_number,
+        )
+        return WriteResult(turn, persisted)
+
+    async def flush_once(self) -> int:
+        """Try to write every pending turn, oldest first; stops at the first failure."""
+        written = 0
+        for entry in self.outbox.entries():
+            if not await self._flush_entry(entry):
+                break
+            written += 1
+        self.metrics.outbox_pending.set(self.outbox.pending)
+        return written
+
+    async def _flush_entry(self, entry: OutboxEntry) -> bool:
+        res, turn = await self._put(entry.turn)
+        entry.attempts += 1
+        if turn.turn_number != entry.turn.turn_number:
+            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
+                             action="renumbered", previous=entry.turn.turn_number)
+        entry.turn = turn
+        if res.ok and res.value:
+            self.outbox.done(entry)
+            self.metrics.outbox_flushed.inc()
+            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number, action="flushed")
+            return True
+        if not isinstance(res.error, CircuitOpenError):
+            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
+                             action="failed", attempts=entry.attempts)
+        return False
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.retry_s)
+            self._wake.clear()
+            if self.outbox.pending:
+                try:
+                    await self.flush_once()
+                except Exception as exc:  # never let the flusher die
+                    self.events.emit("outbox", action="failed", error=str(exc)[:300])
+
+    async def start(self) -> None:
+        """Start the background flusher."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Stop the flusher (pending turns stay in the journal)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.outbox.close()
