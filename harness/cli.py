@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.stack import lifecycle
@@ -96,7 +97,7 @@ def up(
     for col in ("component", "backend", "address", "via proxy", "pid"):
         table.add_column(col)
     for name, info in state["components"].items():
-        table.add_row(name, info["backend"], info["url"], info.get("proxy_url") or "-", str(info.get("pid") or "-"))
+        table.add_row(name, escape(info["backend"]), info["url"], info.get("proxy_url") or "-", str(info.get("pid") or "-"))
     out.print(table)
 
 
@@ -123,7 +124,7 @@ def status(
         table.add_column(col)
     for name, comp in info["components"].items():
         healthy = "[green]ok[/]" if comp["healthy"] else "[red]down[/]"
-        table.add_row(name, comp["backend"], comp["url"], comp.get("proxy_url") or "-",
+        table.add_row(name, escape(comp["backend"]), comp["url"], comp.get("proxy_url") or "-",
                       str(comp.get("pid") or "-"), healthy)
     out.print(table)
     proxies = info["proxies"]
@@ -306,7 +307,7 @@ def analyze(
     except ValueError as exc:
         fail(str(exc), 2)
     paths = write_reports(run_dir, verdict)
-    summary = paths.get("summary.md")
+    summary = paths.get("summary")
     if summary:
         out.print(Path(summary).read_text(), markup=False, highlight=False)
     raise typer.Exit(0 if verdict.passed else 1)

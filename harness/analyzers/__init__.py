@@ -16,6 +16,7 @@ from harness.analyzers.base import Analyzer, AnalyzerResult, Check, Verdict
 from harness.analyzers.breaker import BreakerAnalyzer
 from harness.analyzers.correctness import CorrectnessAnalyzer
 from harness.analyzers.durability import DurabilityAnalyzer
+from harness.analyzers.integrity import IntegrityAnalyzer
 from harness.analyzers.latency import LatencyAnalyzer
 from harness.analyzers.partitions import PartitionsAnalyzer
 from harness.analyzers.rundata import RunData, RunDataError, load_run
@@ -28,7 +29,7 @@ __all__ = [
 
 ANALYZERS: list[Analyzer] = [
     LatencyAnalyzer(), BreakerAnalyzer(), AlarmsAnalyzer(), PartitionsAnalyzer(),
-    DurabilityAnalyzer(), CorrectnessAnalyzer(),
+    DurabilityAnalyzer(), CorrectnessAnalyzer(), IntegrityAnalyzer(),
 ]
 
 

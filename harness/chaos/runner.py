@@ -334,6 +334,6 @@ class ChaosRun:
 
         verdict = analyze_run(self.run_dir, load_slo(self.opts.slo_path))
         paths = write_reports(self.run_dir, verdict)
-        summary = Path(paths["summary.md"]).read_text() if "summary.md" in paths else ""
+        summary = Path(paths["summary"]).read_text() if "summary" in paths else ""
         passed = bool(verdict.passed) and not self.rollback_errors
         return ChaosResult(self.run_dir, passed, 0 if passed else 1, summary, self.rollback_errors)

@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from harness.stack import components as comp
@@ -174,14 +175,14 @@ def _progress(console: Console) -> Iterator[Progress]:
 
 
 def _start(plan: comp.Plan, logs: Path, started: dict[str, Spawned], progress: Progress) -> dict[str, Any]:
-    task = progress.add_task(f"{plan.name}: starting {plan.backend}", total=1)
+    task = progress.add_task(escape(f"{plan.name}: starting {plan.backend}"), total=1)
     spawned: Spawned | None = None
     if plan.started_by_us:
         spawned = spawn(plan.argv, logs / f"{plan.name}.log", plan.env)
         started[plan.name] = spawned
     if plan.probe is not None:
         wait_ready(plan.name, spawned, plan.probe, plan.ready_timeout)
-    progress.update(task, completed=1, description=f"[green]{plan.name}[/]: ready ({plan.backend})")
+    progress.update(task, completed=1, description=f"[green]{plan.name}[/]: ready ({escape(plan.backend)})")
     return {
         "backend": plan.backend,
         "url": plan.url,

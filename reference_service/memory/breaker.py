@@ -199,8 +199,9 @@ class CircuitBreaker(BreakerBase):
         if probe:
             self._probe_in_flight = False
             self._opened_at = now
-            self._transition(OPEN)
+            # The probe's outcome is logged inside its half-open episode, before the edge it causes.
             self._probe_done("failure")
+            self._transition(OPEN)
             return
         if epoch != self._epoch or self._state != CLOSED:
             return
@@ -214,8 +215,8 @@ class CircuitBreaker(BreakerBase):
         if probe:
             self._probe_in_flight = False
             self._failures.clear()
-            self._transition(CLOSED)
             self._probe_done("success")
+            self._transition(CLOSED)
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Run ``fn()`` if admitted; raise :class:`CircuitOpenError` if not."""

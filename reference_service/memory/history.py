@@ -64,6 +64,13 @@ def _items(turns: list[Turn]) -> dict[str, object]:
     return {"outcome": "hit" if turns else "miss", "items": len(turns)}
 
 
+def _redis_reason(redis: OpResult) -> str | None:
+    """Why Redis did not serve, when it failed (so a level-0 DynamoDB read still says so)."""
+    if not redis.ok and redis.error is not None:
+        return reason_of("redis", redis.error)
+    return None
+
+
 def _failed(redis: OpResult, dynamo: OpResult) -> HistoryResult:
     """Level 2 or 3 when no history could be read at all."""
     assert dynamo.error is not None
@@ -102,7 +109,8 @@ class SeedHistory:
                 "memory_write", "redis", "populate", lambda: self.cache.populate(turns), session_id=session_id
             )
         return HistoryResult(
-            turns, source="dynamodb", max_turn_seen=max((t.turn_number for t in turns), default=0)
+            turns, reason=_redis_reason(redis), source="dynamodb",
+            max_turn_seen=max((t.turn_number for t in turns), default=0),
         )
 
 
@@ -167,13 +175,16 @@ class HardenedHistory:
                     "memory_write", "redis", "populate", lambda: self.cache.populate(turns),
                     session_id=session_id,
                 )
-            return HistoryResult(turns, source=source, max_turn_seen=max((t.turn_number for t in turns), default=0))
+            return HistoryResult(
+                turns, reason=_redis_reason(redis), source=source,
+                max_turn_seen=max((t.turn_number for t in turns), default=0),
+            )
         assert dynamo.error is not None
         partial = self._merge(cached, pending)
         if partial:
             return HistoryResult(
                 partial, level=1, reason=reason_of("dynamodb", dynamo.error),
-                source="redis" if cached else "none",
+                source="+".join(name for name, got in (("redis", cached), ("outbox", pending)) if got),
                 max_turn_seen=max(t.turn_number for t in partial),
             )
         return _failed(redis, dynamo)
