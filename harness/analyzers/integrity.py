@@ -25,6 +25,9 @@ class IntegrityAnalyzer:
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         result = AnalyzerResult(self.name)
         meta = run.run or {}
+        if not meta:
+            result.status, result.reason = "skipped", "no run.json"
+            return result
         errors = list(meta.get("rollback_errors") or [])
         result.check(
             "rollback", not errors, len(errors), "every fault removed",

@@ -1,0 +1,156 @@
+"""Real ``harness chaos --quick`` runs: the harness must tell the designs apart.
+
+Each test runs the CLI as a user would, on its own embedded stack, with
+compressed breaker timings, and then reads the run directory it wrote. These
+are the acceptance tests of issue #5: the seed variant fails the user-facing
+p99 under DynamoDB latency because its writes block; the hardened variant
+passes with its breaker cycling as specified; Redis down degrades to
+DynamoDB-only reads without stateless sessions; DynamoDB and Redis down
+together reach stateless and fire the 1 % alarm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def chaos(tmp_path: Path, *args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess[str], Path]:
+    reports = tmp_path / "reports"
+    env = {**os.environ, "COLUMNS": "200", "HARNESS_HOME": str(tmp_path / "no-stack")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "chaos", "--quick", "--report-dir", str(reports), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env,
+    )
+    runs = sorted(reports.glob("*/")) if reports.exists() else []
+    assert runs, f"no run directory written\nstdout:{proc.stdout}\nstderr:{proc.stderr}"
+    return proc, runs[-1]
+
+
+def verdict(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "verdict.json").read_text())
+
+
+def checks(run_dir: Path) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in verdict(run_dir)["checks"]}
+
+
+def records(run_dir: Path) -> list[dict[str, Any]]:
+    lines = (run_dir / "records" / "records.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("kind") == "request"]
+
+
+def events(run_dir: Path, kind: str) -> list[dict[str, Any]]:
+    out = []
+    for line in (run_dir / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event.get("event") == kind:
+            out.append(event)
+    return out
+
+
+def test_seed_fails_p99_because_its_writes_block(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--dynamo-latency", "2s", "--variant", "seed")
+    assert proc.returncode == 1, proc.stderr
+    found = checks(run)
+    assert found["latency.fault.p99"]["passed"] is False
+    assert found["latency.fault.p99"]["measured"] >= 2000
+    assert found["latency.baseline.p99"]["passed"] is True
+    # The seed's breaker guards reads only, and Redis hits skip DynamoDB reads:
+    # the slow writes never open it.
+    assert found["breaker.opened_after_fault"]["passed"] is False
+    slow_writes = [e for e in events(run, "memory_write") if e["store"] == "dynamodb" and e["latency_ms"] >= 2000]
+    assert slow_writes, "seed writes should have waited out the 2 s toxic"
+    # Every report format is there and agrees.
+    assert "❌" in (run / "summary.md").read_text()
+    suite = ET.parse(run / "junit.xml").getroot()
+    assert int(suite.get("failures") or suite.find("testsuite").get("failures")) >= 1  # type: ignore[union-attr]
+    assert "<img" in (run / "report.html").read_text()
+    assert "summary" not in proc.stdout or "FAIL" in proc.stdout
+
+
+def test_hardened_passes_with_breaker_cycling_as_specified(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--dynamo-latency", "2s", "--variant", "hardened")
+    assert proc.returncode == 0, (run / "summary.md").read_text()
+    found = checks(run)
+    assert found["latency.fault.p99"]["measured"] < 1000
+    for name in ("breaker.legal_transitions", "breaker.open_duration", "breaker.one_probe_per_half_open",
+                 "breaker.opened_after_fault", "breaker.closed_after_recovery", "durability.no_lost_turns",
+                 "run.rollback"):
+        assert found[name]["passed"] is True, found[name]
+    transitions = [(e["from"], e["to"]) for e in events(run, "breaker_transition")]
+    assert transitions[0] == ("closed", "open")
+    assert transitions[-1] == ("half_open", "closed")
+    assert ("open", "half_open") in transitions
+    assert "PASS" in proc.stdout
+    # The fault window in run.json matches the timeline's apply and remove.
+    timeline = json.loads((run / "timeline.json").read_text())
+    actions = [t["action"] for t in timeline]
+    assert actions.count("apply") == 1 and actions.count("remove") == 1
+
+
+def test_redis_down_degrades_to_dynamodb_reads_without_stateless(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--redis-down")
+    assert proc.returncode == 0, (run / "summary.md").read_text()
+    recs = records(run)
+    assert recs and all(r["level"] in (0, 1) for r in recs if r["status"] == 200)
+    assert not [r for r in recs if r["memory_mode"] in ("stateless", "fallback")]
+    fault = json.loads((run / "run.json").read_text())["fault"]
+    during = [r for r in recs if fault["start"] + 0.5 <= r["start"] <= fault["end"]]
+    assert during and any(r["reason"] in ("redis_error", "redis_timeout") for r in during)
+    reads = [e for e in events(run, "memory_read") if e["store"] == "dynamodb" and e["outcome"] == "ok"]
+    assert any(fault["start"] + 0.5 <= e["ts"] <= fault["end"] for e in reads)
+    assert verdict(run)["analyzers"]["alarms"]["alarms"]["stateless"]["fired_at_rel"] == []
+    assert checks(run)["alarms.stateless.baseline_silent"]["passed"] is True
+
+
+def test_dynamo_and_redis_down_reach_stateless_and_fire_the_alarm(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--dynamo-down", "--redis-down")
+    assert proc.returncode in (0, 1), proc.stderr
+    recs = records(run)
+    assert any(r["level"] >= 2 for r in recs)
+    alarms = verdict(run)["analyzers"]["alarms"]
+    stateless = alarms["alarms"]["stateless"]
+    assert stateless["fired_at_rel"], stateless
+    assert any(change["to"] == "ALARM" for change in stateless["changes"])
+    fault = json.loads((run / "run.json").read_text())["fault"]
+    first_alarm = stateless["fired_at_rel"][0] + verdict(run)["run"]["t0"]
+    assert fault["start"] - 2.5 <= first_alarm <= fault["end"] + 2.5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "bogus"], "--scenario: unknown bogus"),
+        (["--dynamo-latency", "2"], "invalid duration '2'"),
+        (["--llm-errors", "150%"], "invalid rate"),
+        (["--target", "http://10.1.2.3:8000", "--toxiproxy", "http://127.0.0.1:8474"], "not a loopback address"),
+        (["--target", "http://127.0.0.1:9", "--dynamo-down"], "needs --toxiproxy"),
+        (["--users", "0"], "--users must be between"),
+        (["--variant", "gold"], "--variant must be seed or hardened"),
+        (["--slo", "/nonexistent.yaml"], "no such file"),
+    ],
+)
+def test_bad_flags_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "chaos", "--quick", "--report-dir", str(tmp_path), *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_analyze_rejects_a_non_run_directory(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "harness", "analyze", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "not a run directory" in proc.stderr
