@@ -97,7 +97,9 @@ def up(
     for col in ("component", "backend", "address", "via proxy", "pid"):
         table.add_column(col)
     for name, info in state["components"].items():
-        table.add_row(name, escape(info["backend"]), info["url"], info.get("proxy_url") or "-", str(info.get("pid") or "-"))
+        table.add_row(
+            name, escape(info["backend"]), info["url"], info.get("proxy_url") or "-", str(info.get("pid") or "-")
+        )
     out.print(table)
 
 

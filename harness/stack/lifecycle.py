@@ -139,8 +139,8 @@ def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
             service = comp.plan_service(
                 service_port,
                 opts.variant,
-                proxies["dynamodb"],
-                proxies["redis"],
+                proxies.get("dynamodb", plans["dynamodb"].url),
+                proxies.get("redis", plans["redis"].url),
                 llm_target,
                 home,
                 opts.breaker,
@@ -206,8 +206,8 @@ def _create_proxies(plans: dict[str, comp.Plan]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in PROXIED:
         plan = plans[name]
-        if plan.backend == "anthropic-api":
-            continue  # TLS to a public host: not proxied, so no LLM faults in this mode
+        if plan.url.startswith(("https://", "rediss://")):
+            continue  # a TCP proxy cannot sit inside TLS: used directly, so no faults for this component
         upstream_host, upstream_port = host_port(plan.url, 6379 if name == "redis" else 80)
         existing = server.get_proxy(name)
         if existing is not None:
