@@ -41,7 +41,8 @@ def build_html(verdict: Verdict) -> str:
     ]
     f = verdict.run.get("fault")
     if isinstance(f, dict):
-        p.append(f"<p>Fault: <b>{_e(f.get('kind'))}</b> = {_e(f.get('value'))} on proxy {_e(f.get('proxy', ''))}</p>")
+        injected = ", ".join(str(x) for x in f.get("faults") or []) or str(f.get("value") or "")
+        p.append(f"<p>Fault: <b>{_e(f.get('kind'))}</b>" + (f" ({_e(injected)})" if injected else "") + "</p>")
     p.append("<h2>Backends</h2><table><tr><th>component</th><th>backend</th></tr>")
     for k, v in (verdict.backends or {}).items():
         p.append(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>")
