@@ -245,11 +245,13 @@ class ChaosRun:
                 now = time.time()
                 if current == "baseline" and now >= bounds[1][1]:
                     current = "fault"
-                    self._mark("phase_start", "fault")
+                    self.fault_window["scheduled_start"] = bounds[1][1]
                     self.fault_window["start"] = time.time()
                     self._apply_faults(client)
+                    self._mark("phase_start", "fault")
                 if current == "fault" and now >= bounds[2][1]:
                     current = "recovery"
+                    self.fault_window["scheduled_end"] = bounds[2][1]
                     self.fault_window["end"] = time.time()
                     self._rollback(client)
                     self._mark("phase_start", "recovery")
@@ -257,9 +259,10 @@ class ChaosRun:
                     break
                 if not self.locust.running():
                     raise RuntimeError(f"locust stopped early (see {self.run_dir / 'logs'})")
-                stats.poll()
                 live.update(self._panel(current, stats, t0, total))
-                time.sleep(0.1)
+                # Wake up exactly at the next boundary, so a fault starts on schedule.
+                upcoming = [b for b in (bounds[1][1], bounds[2][1], bounds[2][2]) if b > time.time()]
+                time.sleep(max(0.0, min([0.1, *(b - time.time() for b in upcoming)])))
         self._mark("phase_end", "recovery")
         self.locust.stop()
         self.locust_exit = self.locust.procs[0].popen.returncode if self.locust.procs[0].popen else None
@@ -320,6 +323,8 @@ class ChaosRun:
                 "faults": [f.describe() for f in opts.faults],
                 "start": self.fault_window.get("start"),
                 "end": self.fault_window.get("end"),
+                "scheduled_start": self.fault_window.get("scheduled_start"),
+                "scheduled_end": self.fault_window.get("scheduled_end"),
             },
             "rollback_errors": self.rollback_errors,
             "locust_exit_code": self.locust_exit,
