@@ -44,7 +44,8 @@ class CorrectnessAnalyzer:
         if "records/records.jsonl" in run.missing:
             res.status, res.reason = "skipped", run.missing["records/records.jsonl"]
             return res
-        recs = run.records
+        recs = run.records[[c for c in ("ts", "intended_start", "verdict", "memory_mode", "session_id", "turn",
+                                         "script") if c in run.records.columns]]
         if not len(recs) or not recs["verdict"].notna().any():
             res.status, res.reason = "skipped", "no records carry a verdict"
             return res

@@ -1,9 +1,9 @@
 """HdrHistogram helpers: bulk-load numpy arrays and read percentile spectra.
 
 Why bulk: ``HdrHistogram.record_value`` is a Python call per sample; a million
-records would cost seconds. Values are first collapsed with ``numpy.unique``
-(latencies repeat a lot at microsecond resolution) and recorded once per
-distinct value with its count, which is exact.
+records would cost seconds. Values are first counted per histogram slot with
+numpy (``np.bincount`` over hdrh's own slot index) and each occupied slot -- a few
+thousand at most -- is recorded once with its count, which is exact.
 """
 
 from __future__ import annotations
@@ -22,11 +22,34 @@ def new_hist() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIG_FIGS)
 
 
+def _slot_counts(h: HdrHistogram, ints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest equivalent value, count) of every occupied slot of ``h`` for integer values ``ints``."""
+    half_mag = int(h.sub_bucket_half_count_magnitude)
+    unit = int(h.unit_magnitude)
+    # bit length of (v | sub_bucket_mask); frexp's exponent is exact for ints < 2**53
+    bit_len = np.frexp((ints | np.int64(h.sub_bucket_mask)).astype(np.float64))[1].astype(np.int64)
+    bucket = bit_len - unit - (half_mag + 1)
+    sub = ints >> (bucket + unit)
+    index = ((bucket + 1) << half_mag) + sub - int(h.sub_bucket_half_count)
+    counts = np.bincount(index, minlength=int(h.counts_len))
+    occupied = np.flatnonzero(counts)
+    # inverse of the index arithmetic (hdrh's get_value_from_index)
+    b = (occupied >> half_mag) - 1
+    sb = (occupied & (int(h.sub_bucket_half_count) - 1)) + int(h.sub_bucket_half_count)
+    low = b < 0
+    sb = np.where(low, sb - int(h.sub_bucket_half_count), sb)
+    b = np.where(low, 0, b)
+    return sb << (b + unit), counts[occupied]
+
+
 def hist_from_us(values_us: np.ndarray, expected_interval_us: int = 0) -> HdrHistogram:
     """Histogram of microsecond values; with ``expected_interval_us`` use hdrh's CO correction.
 
     The expected-interval correction (``record_corrected_value``) back-fills the
     samples a closed-loop generator would have sent while one request stalled.
+    Without it the result equals recording every value one by one; with it the
+    back-fill starts from each slot's lowest equivalent value, which moves the
+    back-filled samples by less than one slot width (0.1 % at 3 significant figures).
     """
     h = new_hist()
     arr = np.asarray(values_us, dtype=float)
@@ -34,14 +57,11 @@ def hist_from_us(values_us: np.ndarray, expected_interval_us: int = 0) -> HdrHis
     if not len(arr):
         return h
     ints = np.clip(np.rint(arr), LOWEST_US, HIGHEST_US).astype(np.int64)
-    # Quantize to the histogram's own slot (its lowest equivalent value) so that
-    # np.unique leaves a few thousand values, not one per sample. Exact: values in
-    # one slot are indistinguishable to hdrh anyway.
-    mask = np.int64(h.sub_bucket_mask)
-    bit_len = np.frexp((ints | mask).astype(np.float64))[1].astype(np.int64)
-    shift = np.maximum(bit_len - (h.sub_bucket_half_count_magnitude + 1), h.unit_magnitude)
-    ints = (ints >> shift) << shift
-    vals, counts = np.unique(ints, return_counts=True)
+    # Count per histogram slot with numpy, using hdrh's own index arithmetic
+    # (_get_bucket_index / _counts_index), then record each occupied slot once at
+    # its lowest equivalent value with its count. Exact: values in one slot are
+    # indistinguishable to hdrh anyway, and a bincount avoids sorting 1M values.
+    vals, counts = _slot_counts(h, ints)
     if expected_interval_us > 0:
         for v, c in zip(vals.tolist(), counts.tolist(), strict=True):
             h.record_corrected_value(v, expected_interval_us, c)

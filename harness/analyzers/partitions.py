@@ -52,9 +52,10 @@ class PartitionsAnalyzer:
             res.reason = "no DynamoDB memory events and no table.jsonl keys"
             return res
         P = int(cfg["simulated_partitions"])
-        keys = set(calls["session_id"].astype(str)) if len(calls) else set()
+        # unique() first: iterating a million-row string column element by element is slow
+        keys = set(calls["session_id"].astype(str).unique().tolist()) if len(calls) else set()
         if len(table) and table["session_id"].notna().any():
-            keys |= set(table["session_id"].dropna().astype(str))
+            keys |= set(table["session_id"].dropna().astype(str).unique().tolist())
         keys_l = sorted(keys)
         n_keys = len(keys_l)
         uuid_share = sum(1 for k in keys_l if UUID4.match(k)) / n_keys if n_keys else 0.0
@@ -89,12 +90,18 @@ class PartitionsAnalyzer:
         default_item = float(cfg["default_item_bytes"])
         item_bytes: dict[str, float] = {}
         if len(run.table) and "session_id" in run.table:
-            sizes = run.table.apply(lambda r: len(str(r.to_dict())), axis=1) if len(run.table) < 200_000 else None
+            sizes: pd.Series | None
+            if run.table_item_bytes is not None and len(run.table_item_bytes) == len(run.table):
+                sizes = pd.Series(run.table_item_bytes, index=run.table.index, dtype=float)  # JSON bytes as scanned
+            else:
+                sizes = (run.table.apply(lambda r: len(str(r.to_dict())), axis=1)
+                         if len(run.table) < 200_000 else None)
             if sizes is not None:
                 means = sizes.groupby(run.table["session_id"].astype(str)).mean()
                 item_bytes = {str(k): float(v) for k, v in means.items()}
         items = pd.to_numeric(calls["items"], errors="coerce").fillna(0).to_numpy()
-        size = np.array([item_bytes.get(s, default_item) for s in sid])
+        size = (sid.map(item_bytes).fillna(default_item).to_numpy(dtype=float) if item_bytes
+                else np.full(len(sid), default_item))
         rcu = np.where(is_read, 0.5 * np.maximum(1, np.ceil(items * size / 4096.0)), 0.0)
         wbytes = pd.to_numeric(calls["bytes"], errors="coerce").fillna(default_item).to_numpy()
         wcu = np.where(~is_read, np.maximum(1, np.ceil(wbytes / 1024.0)), 0.0)

@@ -12,6 +12,7 @@ specific session across clients, and the service's cookie is ``Secure``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import random
 import time
@@ -41,6 +42,11 @@ def corpus() -> tuple[Script, ...]:
 
 def pick_script(rng: random.Random) -> Script:
     return rng.choice(corpus())
+
+
+def sha256_hex(text: str) -> str:
+    """Hex SHA-256 of the UTF-8 text: what the durability analyzer compares with table.jsonl items."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def cookie_from_set_cookie(header: str | None) -> str | None:
@@ -105,6 +111,11 @@ class Session:
                 level=meta.get("level"),
                 reason=meta.get("reason"),
                 persisted=payload.get("persisted"),
+                # Fingerprints of what the service must have stored for this turn
+                # (``user_message`` / ``assistant_reply``), so the durability analyzer
+                # can check content without records carrying the text itself.
+                user_message_sha256=sha256_hex(turn.message),
+                reply_sha256=sha256_hex(str(payload.get("response"))),
             )
         ctx["verdict"] = judgement.verdict
         reply = payload.get("response") if payload else None
@@ -267,5 +278,6 @@ __all__ = [
     "disable_client_cookies",
     "http_turn",
     "pick_script",
+    "sha256_hex",
     "think",
 ]

@@ -58,6 +58,8 @@ _CONTEXT_FIELDS = (
     "level",
     "reason",
     "persisted",
+    "user_message_sha256",
+    "reply_sha256",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -218,6 +219,42 @@ def test_content_hash_mismatch(make_run: Callable[..., Path]) -> None:
     assert not c.passed and c.measured == 1 and "SHA-256" in c.detail
 
 
+def _hash_records(d: Path, tamper: str | None = None) -> None:
+    """Give every persisted record the SHA-256 of its table item's texts; tamper with one field of one."""
+    import hashlib
+
+    table = {(i["session_id"], i["turn_number"]): i for i in
+             map(json.loads, (d / "table.jsonl").read_text().splitlines())}
+    p = d / "records" / "records.jsonl"
+    recs = [json.loads(x) for x in p.read_text().splitlines()]
+    done = False
+    for r in recs:
+        it = table.get((r["session_id"], r["turn"]))
+        if it and r["persisted"]:
+            msg, reply = it["user_message"], it["assistant_reply"]
+            if tamper and not done:
+                done = True
+                msg, reply = (msg + "!", reply) if tamper == "user_message" else (msg, reply + "!")
+            r["user_message_sha256"] = hashlib.sha256(msg.encode("utf-8")).hexdigest()
+            r["reply_sha256"] = hashlib.sha256(reply.encode("utf-8")).hexdigest()
+    p.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+
+
+def test_content_hashes_match_passes(make_run: Callable[..., Path]) -> None:
+    d = make_run()
+    _hash_records(d)
+    c = check(analyze_run(d), "durability.content")
+    assert c.passed and c.measured == 0 and "SHA-256" in c.detail
+
+
+@pytest.mark.parametrize("field", ["user_message", "assistant_reply"])
+def test_content_hash_mismatch_per_field(make_run: Callable[..., Path], field: str) -> None:
+    d = make_run()
+    _hash_records(d, tamper=field)
+    c = check(analyze_run(d), "durability.content")
+    assert not c.passed and c.measured == 1 and field in c.detail
+
+
 # ---------------------------------------------------------------- correctness
 def test_wrong_in_baseline_fails(make_run: Callable[..., Path]) -> None:
     v = analyze_run(make_run(wrong_in_baseline=2))
@@ -290,3 +327,40 @@ def test_slo_errors_are_clear(tmp_path: Path) -> None:
     f.write_text("latency: {chat_p99_ms: {fault: 50}}")
     s = load_slo(f)
     assert s.get("latency", "chat_p99_ms") == {"baseline": 1000.0, "fault": 50, "recovery": 1000.0}
+
+
+def test_arrow_and_per_line_loaders_agree(make_run: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast pyarrow reader (used for big files) must give every analyzer the same view as the per-line one."""
+    import harness.analyzers.rundata as rundata
+
+    if not rundata._HAVE_ARROW:
+        pytest.skip("pyarrow not installed")
+    d = make_run(duplicate_records=20, outbox_unflushed=3, lost_turns=2)
+    with (d / "records" / "records.jsonl").open("a") as fh:  # a crashed worker's truncated last line
+        fh.write('{"kind": "request", "id": "trunc\n')
+
+    per_line_reads: list[str] = []
+    real_read = rundata.read_jsonl
+
+    def spy(path: Path, data: bytes | None = None, **kw: Any) -> tuple[list[dict[str, Any]], int]:
+        per_line_reads.append(path.name)
+        return real_read(path, data, **kw)
+
+    monkeypatch.setattr(rundata, "read_jsonl", spy)
+
+    def verdict(min_bytes: int) -> str:
+        per_line_reads.clear()
+        monkeypatch.setattr(rundata, "ARROW_MIN_BYTES", min_bytes)
+        return json.dumps(analyze_run(d).to_dict(), sort_keys=True, default=str)
+
+    per_line = verdict(1 << 62)
+    assert sorted(per_line_reads) == ["events.jsonl", "records.jsonl", "table.jsonl"]
+    assert verdict(0) == per_line
+    assert per_line_reads == []  # records, events and table really went through pyarrow
+    # a type conflict (a number where other lines have a string) makes pyarrow refuse
+    # the file: the loader must fall back to the per-line reader, not fail
+    with (d / "events.jsonl").open("a") as fh:
+        fh.write('{"ts": 1.0, "event": 5}\n')
+    fast = verdict(0)
+    assert per_line_reads == ["events.jsonl"]
+    assert fast == verdict(1 << 62)

@@ -6,7 +6,6 @@ binds 127.0.0.1 port 0.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -110,88 +109,18 @@ def run_locust(
 
 # --------------------------------------------------------------------------- real stack
 
-_STACK_MODULES = ("reference_service.__main__", "harness.standins.llm")
-
-
-def _missing_modules() -> list[str]:
-    missing = []
-    for name in _STACK_MODULES:
-        try:
-            if importlib.util.find_spec(name) is None:
-                missing.append(name)
-        except ModuleNotFoundError:
-            missing.append(name)
-    return missing
-
-
-def _wait_port_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
-    """Read stdout until 'listening on http://HOST:PORT'."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    os.set_blocking(proc.stdout.fileno(), False)
-    buf = ""
-    while time.monotonic() < deadline:
-        chunk = proc.stdout.read() or ""
-        buf += chunk
-        for line in buf.splitlines():
-            if "listening on http://" in line:
-                return line.split("listening on ", 1)[1].strip()
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited {proc.returncode}: {buf[-2000:]}")
-        time.sleep(0.05)
-    raise TimeoutError(f"no 'listening on' line in {timeout}s: {buf[-2000:]}")
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto (ThreadedMotoServer) + redis-server + LLM stand-in + ``python -m reference_service``."""
-    missing = _missing_modules()
-    if missing:
-        pytest.skip(f"real stack not available yet: missing {', '.join(missing)}")
-    from moto.server import ThreadedMotoServer
-
-    tmp = tmp_path_factory.mktemp("stack")
-    procs: list[subprocess.Popen[Any]] = []
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
+    """The real embedded stack from ``harness up`` (every dependency behind its proxy); yields the service URL."""
+    home = tmp_path_factory.mktemp("stack")
+    base = [sys.executable, "-m", "harness"]
+    up = subprocess.run(
+        [*base, "up", "--home", str(home), "--service-port", "0", "--toxiproxy-port", "0", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert up.returncode == 0, up.stderr
     try:
-        moto_host, moto_port = moto.get_host_and_port()
-        redis_port_file = tmp / "redis.port"
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            redis_port = s.getsockname()[1]
-        redis = subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(redis)
-        del redis_port_file
-        llm = subprocess.Popen(
-            [sys.executable, "-m", "harness.standins.llm", "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        procs.append(llm)
-        llm_url = _wait_port_line(llm)
-        svc = subprocess.Popen(
-            [
-                sys.executable, "-m", "reference_service", "--port", "0",
-                "--dynamodb-url", f"http://{moto_host}:{moto_port}",
-                "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
-                "--llm-url", llm_url,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"},
-        )
-        procs.append(svc)
-        yield _wait_port_line(svc, timeout=60)
+        yield json.loads(up.stdout)["components"]["service"]["url"]
     finally:
-        for proc in reversed(procs):
-            _stop(proc)
-        moto.stop()
+        subprocess.run([*base, "down", "--home", str(home)], capture_output=True, timeout=60)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 CONTRACT_KEYS = {
     "kind", "id", "ts", "start", "intended_start", "latency_us", "status", "error", "name", "scenario",
     "user_class", "session_id", "turn", "script", "memory_mode", "level", "reason", "persisted", "verdict",
-    "worker",
+    "worker", "user_message_sha256", "reply_sha256",
 }
 
 
@@ -61,6 +61,31 @@ def test_local_records_match_locust_count(tmp_path: Path, fake_service: str) -> 
     assert all(r["error"] and "wrong answer" in r["error"] for r in wrong)  # fired as Locust failures
     for r in run.requests:
         assert r["start"] <= r["ts"] and r["intended_start"] == r["start"]
+
+
+def test_records_carry_content_hashes_of_message_and_reply(tmp_path: Path, fake_service: str) -> None:
+    """user_message_sha256 / reply_sha256 are SHA-256 of exactly the text sent and the text received."""
+    import hashlib
+
+    from harness.loadgen.conversation import corpus
+    from tests.loadgen.fakesvc import GENERIC, LIST, TITLES
+
+    def sha(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    replies = {sha(t) for t in (GENERIC, LIST, *(f"{x} is a fine choice." for x in TITLES))}
+    scripts = {s.id: s for s in corpus()}
+    run = run_locust(tmp_path, fake_service, "-u", "2", "-r", "2", "--run-time", "2s", "--think-time", "0",
+                     "ChatUser")
+    answered = [r for r in run.requests if r["status"] == 200]
+    assert answered, run.output[-3000:]
+    for r in answered:
+        # a ChatUser follows one script per new session, so service turn n is script turn n
+        sent = scripts[r["script"]].turns[r["turn"] - 1].message
+        assert r["user_message_sha256"] == sha(sent), r
+        assert r["reply_sha256"] in replies, r
+    assert all(r["user_message_sha256"] is None and r["reply_sha256"] is None
+               for r in run.requests if r["status"] != 200)
 
 
 def test_zipf_traffic_is_skewed(tmp_path: Path, fake_service: str) -> None:
