@@ -25,7 +25,9 @@ import redis
 COMPONENTS = {"dynamodb", "redis", "llm", "toxiproxy", "service"}
 
 
-def harness(*args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def harness(
+    *args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "250", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "harness", *args, "--home", str(home)],
@@ -35,6 +37,18 @@ def harness(*args: str, home: Path, env: dict[str, str] | None = None, timeout: 
 
 def up_args(*extra: str) -> list[str]:
     return ["up", "--service-port", "0", "--toxiproxy-port", "0", *extra]
+
+
+def live(pids: list[int] | set[int]) -> list[int]:
+    """The PIDs that still run (zombies don't count: their parent reaps them)."""
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
 
 
 def pids_of(state: dict) -> list[int]:
@@ -68,7 +82,9 @@ def test_up_status_down_leaves_nothing_behind(home: Path) -> None:
     assert len(pids) == 5 and all(psutil.pid_exists(p) for p in pids)
 
     # The service really goes through the proxies: a chat turn works end to end.
-    reply = httpx.post(comps["service"]["url"] + "/chat", json={"message": "Recommend dark fantasy manga for beginners"})
+    reply = httpx.post(
+        comps["service"]["url"] + "/chat", json={"message": "Recommend dark fantasy manga for beginners"}
+    )
     assert reply.status_code == 200, reply.text
     assert reply.json()["debug_metadata"]["memory_mode"] == "full"
 
@@ -92,9 +108,9 @@ def test_up_status_down_leaves_nothing_behind(home: Path) -> None:
     down = harness("down", home=home)
     assert down.returncode == 0, down.stderr
     deadline = time.time() + 10
-    while time.time() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids):
+    while time.time() < deadline and live(pids):
         time.sleep(0.1)
-    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert live(pids) == []
     assert not (home / "state.json").exists()
 
     again = harness("down", home=home)
@@ -186,8 +202,7 @@ def test_interrupt_during_up_stops_what_was_started(home: Path) -> None:
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     time.sleep(0.3)
-    alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    assert alive == []
+    assert live(children) == []
     assert not (home / "state.json").exists()
 
 
@@ -206,7 +221,7 @@ def test_sigterm_during_up_also_cleans_up(home: Path) -> None:
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     time.sleep(0.3)
-    assert [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE] == []
+    assert live(children) == []
 
 
 @pytest.mark.parametrize(
