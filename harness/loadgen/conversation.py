@@ -181,12 +181,24 @@ class WSClient:
     Locust has no raw WebSocket user, so this wraps ``websocket-client`` (made
     cooperative by gevent's monkey-patching) and fires ``events.request``
     itself, for connects and for each message/reply exchange.
+
+    Every blocking call is bounded (``timeout_s`` for connect/recv,
+    ``close_timeout_s`` for the close handshake) and none of them may swallow a
+    ``BaseException``: Locust stops a user at ``--run-time`` by raising gevent's
+    ``GreenletExit`` wherever the user's greenlet is blocked, and then waits for
+    that greenlet to die. ``websocket.WebSocket.close()`` waits for the peer's
+    close frame inside a bare ``except: pass``, so a kill landing there was
+    silently eaten, the user carried on conversing and Locust waited forever.
+    Hence :meth:`close` does the close handshake itself.
     """
 
-    def __init__(self, environment: Environment, base_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, environment: Environment, base_url: str, timeout_s: float = 30.0, close_timeout_s: float = 1.0
+    ) -> None:
         self.environment = environment
         self.url = base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1).rstrip("/") + "/ws"
         self.timeout_s = timeout_s
+        self.close_timeout_s = close_timeout_s
         self.ws: websocket.WebSocket | None = None
 
     def _fire(
@@ -261,10 +273,29 @@ class WSClient:
         return judgement
 
     def close(self) -> None:
-        if self.ws is not None:
+        """Close politely (close frame, wait up to ``close_timeout_s`` for the peer's), then drop the socket.
+
+        Network errors and timeouts end the handshake early and are ignored --
+        the socket is closed regardless. ``GreenletExit`` (and any other
+        ``BaseException``) propagates after the socket is closed, so a Locust
+        stop during the handshake kills the user as it should.
+        """
+        ws, self.ws = self.ws, None
+        if ws is None:
+            return
+        try:
+            if ws.connected:
+                ws.send_close()
+                ws.settimeout(self.close_timeout_s)
+                deadline = time.monotonic() + self.close_timeout_s
+                while time.monotonic() < deadline:
+                    if ws.recv_frame().opcode == websocket.ABNF.OPCODE_CLOSE:
+                        break
+        except Exception:  # peer gone or slow: the socket is closed below anyway
+            pass
+        finally:
             with contextlib.suppress(Exception):
-                self.ws.close(timeout=1)
-            self.ws = None
+                ws.shutdown()
 
 
 __all__ = [

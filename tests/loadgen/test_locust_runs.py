@@ -67,14 +67,16 @@ def test_records_carry_content_hashes_of_message_and_reply(tmp_path: Path, fake_
     """user_message_sha256 / reply_sha256 are SHA-256 of exactly the text sent and the text received."""
     import hashlib
 
-    from harness.loadgen.conversation import corpus
+    # harness.loadgen.corpus, not .conversation: the latter imports locust, whose gevent
+    # monkey-patching must not happen inside the pytest process (it breaks ssl and asyncio).
+    from harness.loadgen.corpus import load_corpus
     from tests.loadgen.fakesvc import GENERIC, LIST, TITLES
 
     def sha(text: str) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     replies = {sha(t) for t in (GENERIC, LIST, *(f"{x} is a fine choice." for x in TITLES))}
-    scripts = {s.id: s for s in corpus()}
+    scripts = {s.id: s for s in load_corpus()}
     run = run_locust(tmp_path, fake_service, "-u", "2", "-r", "2", "--run-time", "2s", "--think-time", "0",
                      "ChatUser")
     answered = [r for r in run.requests if r["status"] == 200]

@@ -7,6 +7,7 @@ a reason until ``python -m reference_service`` and ``harness.standins.llm`` exis
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -62,3 +63,24 @@ def test_websocket_refresh_keeps_continuity(tmp_path: Path, stack: str) -> None:
     after_refresh = [r for r in messages if r["verdict"] == "resolved"]
     assert after_refresh
     assert not [r for r in messages if r["verdict"] in ("wrong", "error")]
+
+
+def test_websocket_runs_stop_at_run_time(tmp_path: Path, stack: str) -> None:
+    """Every short WebSocket run exits at --run-time (regression: a stop landing in the close handshake hung).
+
+    The stop lands inside a close handshake in roughly every other run with
+    two refreshing users, so a handful of runs catches a swallowed kill.
+    """
+    for attempt in range(4):
+        run_dir = tmp_path / f"run{attempt}"
+        run_dir.mkdir()
+        try:
+            run = run_locust(
+                run_dir, stack, "-u", "2", "-r", "2", "--run-time", "2s", "--think-time", "0",
+                "WebSocketRefreshUser", timeout=25,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"run {attempt}: Locust still running 25 s after starting a --run-time 2s run")
+        assert run.returncode == 0, run.output[-3000:]
+        assert "--run-time limit reached" in run.output, run.output[-3000:]
+        assert [r for r in run.requests if r["name"] == "WS /ws message"], run.output[-3000:]
