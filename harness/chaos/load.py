@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.stack.net import free_port
-from harness.stack.procs import Spawned, spawn, stop
+from harness.stack.procs import Spawned, spawn, stop_many
 
 SCENARIO_CLASSES = {
     "chat": "ChatUser",
@@ -115,8 +115,13 @@ class LocustRun:
             return None
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            stop(proc.pid, proc.create_time, timeout=8)
+        """Stop the master (or single process) first: it tells its workers to stop and flush
+        their last records before they quit; then stop whatever workers remain."""
+        if not self.procs:
+            return
+        head, workers = self.procs[0], self.procs[1:]
+        stop_many([(head.pid, head.create_time)], timeout=10)
+        stop_many([(proc.pid, proc.create_time) for proc in workers], timeout=8)
 
 
 class LiveStats:

@@ -23,7 +23,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from harness.stack import components as comp
 from harness.stack.net import port_in_use
-from harness.stack.procs import ComponentError, Spawned, is_alive, spawn, stop, wait_ready
+from harness.stack.procs import ComponentError, Spawned, is_alive, spawn, stop_many, wait_ready
 from harness.state import STATE_VERSION, clear_state, load_state, save_state
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
@@ -225,8 +225,7 @@ def _create_proxies(plans: dict[str, comp.Plan]) -> dict[str, str]:
 
 
 def _teardown_started(started: dict[str, Spawned], plans: dict[str, comp.Plan] | None = None) -> None:
-    for _name, proc in reversed(list(started.items())):
-        stop(proc.pid, proc.create_time)
+    stop_many([(proc.pid, proc.create_time) for proc in reversed(list(started.values()))])
     if plans and not plans["toxiproxy"].started_by_us:
         _delete_proxies(plans["toxiproxy"].url)
 
@@ -243,15 +242,13 @@ def down(home: Path) -> list[str]:
     state = load_state(home)
     if not state:
         return []
-    stopped: list[str] = []
     comps = state.get("components", {})
     toxi = comps.get("toxiproxy", {})
     if toxi.get("backend") == "url":
         _delete_proxies(toxi["url"])
-    for name in ("service", "toxiproxy", "llm", "redis", "dynamodb"):
-        info = comps.get(name, {})
-        if info.get("pid") and stop(info["pid"], info.get("create_time")):
-            stopped.append(name)
+    order = [name for name in ("service", "toxiproxy", "llm", "redis", "dynamodb") if comps.get(name, {}).get("pid")]
+    pids = stop_many([(comps[name]["pid"], comps[name].get("create_time")) for name in order])
+    stopped = [name for name in order if comps[name]["pid"] in pids]
     clear_state(home)
     return stopped
 

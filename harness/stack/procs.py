@@ -114,42 +114,66 @@ def is_alive(pid: int | None, create_time: float | None = None) -> bool:
         return False
 
 
+def _running(proc: psutil.Process) -> bool:
+    """Alive and not a zombie: an exited process whose parent has not reaped it yet is done."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def stop_many(targets: Sequence[tuple[int | None, float | None]], timeout: float = 5.0) -> list[int]:
+    """Stop several process groups at once: SIGTERM to all, then SIGKILL what is left after ``timeout``.
+
+    Stopping in parallel keeps ``harness down`` as slow as the slowest component rather than
+    the sum of them. Returns the PIDs that were running. Safe on dead or recycled PIDs.
+    """
+    procs: list[psutil.Process] = []
+    groups: list[int] = []
+    stopped: list[int] = []
+    for pid, create_time in targets:
+        if not pid or not is_alive(pid, create_time):
+            _reap(pid)
+            continue
+        try:
+            head = psutil.Process(pid)
+            family = [head, *head.children(recursive=True)]
+            pgid = os.getpgid(pid)
+        except (psutil.Error, ProcessLookupError):
+            continue
+        stopped.append(pid)
+        procs.extend(family)
+        try:
+            if pgid == pid:
+                groups.append(pgid)
+                os.killpg(pgid, signal.SIGTERM)
+            else:
+                os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_running(p) for p in procs):
+        for pid in stopped:
+            _reap(pid)
+        time.sleep(0.02)
+    for proc in procs:
+        if _running(proc):
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+    for pid in stopped:
+        _reap(pid)
+    return stopped
+
+
 def stop(pid: int | None, create_time: float | None = None, timeout: float = 5.0) -> bool:
     """Stop the process group of ``pid``: SIGTERM, then SIGKILL after ``timeout``.
 
     Returns True if something was stopped. Safe to call on a dead or recycled PID.
     """
-    if not is_alive(pid, create_time):
-        _reap(pid)
-        return False
-    assert pid is not None
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return False
-    targets = [pgid] if pgid == pid else []
-    try:
-        if targets:
-            os.killpg(pgid, signal.SIGTERM)
-        else:
-            os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    try:
-        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        procs = []
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    if alive:
-        psutil.wait_procs(alive, timeout=2)
-    if targets:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-    _reap(pid)
-    return True
+    return bool(stop_many([(pid, create_time)], timeout))
 
 
 def _reap(pid: int | None) -> None:
