@@ -13,10 +13,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-from gevent.lock import BoundedSemaphore
 
 
 class ZipfSampler:
@@ -39,13 +37,12 @@ class ZipfSampler:
 
 @dataclass
 class Customer:
-    """A returning customer: a cookie that outlives visits, and a lock (one visit at a time)."""
+    """A returning customer: a session cookie that outlives visits."""
 
     rank: int
     cookie: str | None = None
     session_id: str | None = None
     last_turn_number: int = 0
-    lock: BoundedSemaphore = field(default_factory=lambda: BoundedSemaphore(1))
 
 
 class Population:
@@ -56,28 +53,11 @@ class Population:
         self.customers: dict[int, Customer] = {}
 
     def get(self, rank: int) -> Customer:
+        """The customer of ``rank``; visits of one customer may overlap, like a popular account's."""
         customer = self.customers.get(rank)
         if customer is None:
             customer = self.customers[rank] = Customer(rank)
         return customer
-
-    def checkout(self, rng: random.Random, attempts: int = 5) -> Customer:
-        """A free customer drawn by Zipf; if ``attempts`` draws are busy, wait for the last one.
-
-        Two simulated browsers in one session at once would interleave turns and
-        make reference checks meaningless, so a busy customer is redrawn.
-        """
-        customer = self.get(self.sampler.sample(rng))
-        for _ in range(attempts - 1):
-            if customer.lock.acquire(blocking=False):
-                return customer
-            customer = self.get(self.sampler.sample(rng))
-        customer.lock.acquire()
-        return customer
-
-    @staticmethod
-    def release(customer: Customer) -> None:
-        customer.lock.release()
 
 
 _POPULATIONS: dict[tuple[int, float], Population] = {}

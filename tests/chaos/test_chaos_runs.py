@@ -154,3 +154,19 @@ def test_analyze_rejects_a_non_run_directory(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "harness", "analyze", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "not a run directory" in proc.stderr
+
+
+def test_zipf_traffic_is_hot_though_its_keys_hash_evenly_with_distributed_workers(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--scenario", "zipf", "--workers", "2")
+    assert proc.returncode == 1, (run / "summary.md").read_text()
+    found = checks(run)
+    assert found["partitions.uuid4_keys"]["passed"] is True
+    assert found["partitions.key_hash_uniform"]["passed"] is True
+    assert found["partitions.no_hot_partition"]["passed"] is False
+    failed = {name for name, check in found.items() if not check["passed"]}
+    assert failed == {"partitions.no_hot_partition"}, failed
+    # One record set for the whole distributed run: both workers, no duplicate ids.
+    recs = records(run)
+    assert len({r["worker"] for r in recs}) == 2
+    assert len({r["id"] for r in recs}) == len(recs)
+    assert {r["scenario"] for r in recs} == {"zipf"}
