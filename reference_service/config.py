@@ -32,7 +32,7 @@ class ServiceConfig:
     port_file: str | None = None
     variant: str = "hardened"
     llm_api_key: str = "standin-key"
-    llm_model: str = "claude-sonnet-4-5"
+    llm_model: str = "claude-sonnet-4-6"
     llm_timeout_s: float = 10.0
     llm_max_retries: int = 2
     table_name: str = "ChatSessions"

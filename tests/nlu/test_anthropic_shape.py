@@ -147,7 +147,7 @@ def test_prompt_through_real_sdk_round_trip(api_url: str) -> None:
         for n, message in enumerate(["Recommend dark fantasy manga for beginners", "What about the second one?"], 1):
             u = understand(message, history)
             prompt = build_prompt(history, u, retrieve(u))
-            response = client.messages.create(model="claude-sonnet-4-5", **_kwargs(prompt))
+            response = client.messages.create(model="claude-sonnet-4-6", **_kwargs(prompt))
             text = "".join(block.text for block in response.content if block.type == "text")
             replies.append(text)
             history.append(make_turn(n, message, text, u.intent))
@@ -158,6 +158,6 @@ def test_prompt_through_real_sdk_round_trip(api_url: str) -> None:
 
 
 def _kwargs(prompt: Any) -> dict[str, Any]:
-    request: dict[str, Any] = prompt.request("claude-sonnet-4-5")
+    request: dict[str, Any] = prompt.request("claude-sonnet-4-6")
     request.pop("model")
     return request
