@@ -40,6 +40,11 @@ def fault_should_open(fault: dict[str, Any] | None, timeout_ms: float) -> bool:
     """Does this fault make DynamoDB calls fail (so the breaker must open)?"""
     if not fault:
         return False
+    dynamodb = fault.get("dynamodb")
+    if isinstance(dynamodb, dict):  # structured description written by the chaos runner
+        if dynamodb.get("down"):
+            return True
+        return float(dynamodb.get("latency_ms") or 0) >= timeout_ms
     kind = str(fault.get("kind", ""))
     if not kind.startswith("dynamo"):
         return False

@@ -26,7 +26,7 @@ from rich.live import Live
 from rich.table import Table
 
 from harness.chaos import evidence
-from harness.chaos.faults import Fault, LlmErrorFault
+from harness.chaos.faults import DownFault, Fault, LatencyFault, LlmErrorFault
 from harness.chaos.load import LiveStats, LoadPlan, LocustRun
 from harness.stack import lifecycle
 from harness.stack.lifecycle import UpOptions
@@ -325,12 +325,23 @@ class ChaosRun:
                 "end": self.fault_window.get("end"),
                 "scheduled_start": self.fault_window.get("scheduled_start"),
                 "scheduled_end": self.fault_window.get("scheduled_end"),
+                **self._dynamodb_fault(),
             },
             "rollback_errors": self.rollback_errors,
             "locust_exit_code": self.locust_exit,
         }
         (self.run_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         (self.run_dir / "timeline.json").write_text(json.dumps(self.timeline, indent=2) + "\n")
+
+    def _dynamodb_fault(self) -> dict[str, Any]:
+        """What the DynamoDB proxy suffered, for analyzers that must know whether calls fail."""
+        info: dict[str, Any] = {}
+        for fault in self.opts.faults:
+            if isinstance(fault, LatencyFault) and fault.proxy == "dynamodb":
+                info.update(latency_ms=fault.latency_ms, jitter_ms=fault.jitter_ms)
+            elif isinstance(fault, DownFault) and fault.proxy == "dynamodb":
+                info["down"] = True
+        return {"dynamodb": info} if info else {}
 
     def _judge(self) -> ChaosResult:
         from harness.analyzers import analyze_run

@@ -364,3 +364,13 @@ def test_arrow_and_per_line_loaders_agree(make_run: Callable[..., Path], monkeyp
     fast = verdict(0)
     assert per_line_reads == ["events.jsonl"]
     assert fast == verdict(1 << 62)
+
+
+def test_structured_dynamodb_fault_decides_whether_the_breaker_must_open() -> None:
+    from harness.analyzers.breaker import fault_should_open
+
+    combined = "dynamo-latency-100ms+llm-latency-2s"
+    assert fault_should_open({"kind": combined, "dynamodb": {"latency_ms": 100, "jitter_ms": 50}}, 200) is False
+    assert fault_should_open({"kind": combined, "dynamodb": {"latency_ms": 2000, "jitter_ms": 0}}, 200) is True
+    assert fault_should_open({"kind": "redis-down+dynamo-down", "dynamodb": {"down": True}}, 200) is True
+    assert fault_should_open({"kind": "llm-latency-2s"}, 200) is False
