@@ -170,3 +170,17 @@ def test_zipf_traffic_is_hot_though_its_keys_hash_evenly_with_distributed_worker
     assert len({r["worker"] for r in recs}) == 2
     assert len({r["id"] for r in recs}) == len(recs)
     assert {r["scenario"] for r in recs} == {"zipf"}
+
+
+def test_llm_errors_come_from_the_standin_and_slow_the_fault_phase(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--llm-errors", "30%", "--baseline", "4s", "--fault", "6s", "--recovery", "4s")
+    assert proc.returncode in (0, 1), proc.stderr
+    timeline = json.loads((run / "timeline.json").read_text())
+    applied = next(t for t in timeline if t["action"] == "apply")
+    assert applied["detail"]["standin_faults"]["error_rate"] == 0.3
+    assert any(t["action"] == "remove" for t in timeline)
+    latency = verdict(run)["analyzers"]["latency"]
+    found = checks(run)
+    assert found["latency.fault.p99"]["measured"] > 3 * found["latency.baseline.p99"]["measured"], latency.keys()
+    # Memory is untouched by an LLM fault: every turn keeps full memory.
+    assert {r["memory_mode"] for r in records(run) if r["status"] == 200} == {"full"}
