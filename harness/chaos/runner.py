@@ -10,15 +10,11 @@ Guarantees, in order of importance:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -30,6 +26,7 @@ from harness.chaos.faults import DownFault, Fault, LatencyFault, LlmErrorFault
 from harness.chaos.load import LiveStats, LoadPlan, LocustRun
 from harness.stack import lifecycle
 from harness.stack.lifecycle import UpOptions
+from harness.stack.procs import sigterm_as_interrupt
 from harness.state import load_state
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
@@ -73,26 +70,6 @@ class ChaosResult:
     exit_code: int
     summary: str
     rollback_errors: list[str]
-
-
-class RollbackFailed(RuntimeError):
-    """A fault could not be removed: the proxy may still be faulty."""
-
-
-@contextlib.contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def make_run_id(variant: str, label: str) -> str:
@@ -179,7 +156,7 @@ class ChaosRun:
         interrupted = False
         client: ToxiproxyClient | None = None
         try:
-            with _signals_as_interrupt():
+            with sigterm_as_interrupt():
                 service_url, toxi_url = self._resolve_stack()
                 client = ToxiproxyClient(toxi_url) if toxi_url else None
                 self._wire_llm_fault()

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -23,7 +21,15 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from harness.stack import components as comp
 from harness.stack.net import port_in_use
-from harness.stack.procs import ComponentError, Spawned, is_alive, spawn, stop_many, wait_ready
+from harness.stack.procs import (
+    ComponentError,
+    Spawned,
+    is_alive,
+    sigterm_as_interrupt,
+    spawn,
+    stop_many,
+    wait_ready,
+)
 from harness.state import STATE_VERSION, clear_state, load_state, save_state
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
@@ -49,24 +55,6 @@ class UpOptions:
 
 class StackError(RuntimeError):
     """A stack-level problem (already running, nothing to stop) with a one-line message."""
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so the same cleanup path runs for both."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def running_components(state: dict[str, Any]) -> list[str]:
@@ -127,7 +115,7 @@ def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
         "components": {},
     }
     try:
-        with _sigterm_as_interrupt(), _progress(console) as progress:
+        with sigterm_as_interrupt(), _progress(console) as progress:
             for name in ("dynamodb", "redis", "llm", "toxiproxy"):
                 plan = plans[name]
                 state["components"][name] = _start(plan, logs, started, progress)
