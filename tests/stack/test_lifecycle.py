@@ -233,3 +233,36 @@ def test_stand_ins_are_used_without_binaries(home: Path) -> None:
     assert state["components"]["dynamodb"]["backend"] == "moto-indexed"
     info = json.loads(harness("status", "--json", home=home).stdout)
     assert all(c["healthy"] for c in info["components"].values())
+
+
+def test_a_component_given_by_url_is_used_and_not_stopped(home: Path, tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    own = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, socket_timeout=1)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        result = harness(*up_args("--json"), home=home, env={"HARNESS_REDIS_URL": f"redis://127.0.0.1:{port}"})
+        assert result.returncode == 0, result.stderr
+        comp = json.loads(result.stdout)["components"]["redis"]
+        assert comp["backend"] == "url" and comp["pid"] is None
+        assert comp["url"] == f"redis://127.0.0.1:{port}"
+        # The service writes its hot path through the proxy into *our* Redis.
+        service = json.loads(result.stdout)["components"]["service"]["url"]
+        assert httpx.post(service + "/chat", json={"message": "Recommend sports manga"}).status_code == 200
+        assert list(client.scan_iter(match="session:*"))
+        assert harness("down", home=home).returncode == 0
+        assert own.poll() is None and client.ping()
+    finally:
+        own.terminate()
+        own.wait(timeout=10)
