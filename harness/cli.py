@@ -283,7 +283,7 @@ def chaos(
     except RuntimeError as exc:
         fail(str(exc))
     if result.summary:
-        out.print(result.summary, markup=False, highlight=False)
+        print(result.summary)  # plain: Markdown table rows must not be wrapped at the terminal width
     err.print(f"reports: {result.run_dir}")
     for message in result.rollback_errors:
         err.print(f"[bold red]{message}[/]")
@@ -311,7 +311,7 @@ def analyze(
     paths = write_reports(run_dir, verdict)
     summary = paths.get("summary")
     if summary:
-        out.print(Path(summary).read_text(), markup=False, highlight=False)
+        print(Path(summary).read_text())
     raise typer.Exit(0 if verdict.passed else 1)
 
 
