@@ -283,7 +283,7 @@ def chaos(
     except RuntimeError as exc:
         fail(str(exc))
     if result.summary:
-        print(result.summary)  # plain: Markdown table rows must not be wrapped at the terminal width
+        print("\n" + result.summary)  # plain: Markdown table rows must not be wrapped at the terminal width
     err.print(f"reports: {result.run_dir}")
     for message in result.rollback_errors:
         err.print(f"[bold red]{message}[/]")
