@@ -125,6 +125,8 @@ def test_dynamo_and_redis_down_reach_stateless_and_fire_the_alarm(tmp_path: Path
     fault = json.loads((run / "run.json").read_text())["fault"]
     first_alarm = stateless["fired_at_rel"][0] + verdict(run)["run"]["t0"]
     assert fault["start"] - 2.5 <= first_alarm <= fault["end"] + 2.5
+    # The hardened outbox keeps every acknowledged turn through the outage.
+    assert checks(run)["durability.no_lost_turns"]["passed"] is True
 
 
 @pytest.mark.parametrize(
@@ -184,3 +186,17 @@ def test_llm_errors_come_from_the_standin_and_slow_the_fault_phase(tmp_path: Pat
     assert found["latency.fault.p99"]["measured"] > 3 * found["latency.baseline.p99"]["measured"], latency.keys()
     # Memory is untouched by an LLM fault: every turn keeps full memory.
     assert {r["memory_mode"] for r in records(run) if r["status"] == 200} == {"full"}
+
+
+def test_seed_loses_acknowledged_turns_when_dynamodb_is_down(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--dynamo-down", "--variant", "seed", "--baseline", "4s", "--fault", "6s",
+                      "--recovery", "4s")
+    assert proc.returncode == 1, proc.stderr
+    lost = checks(run)["durability.no_lost_turns"]
+    assert lost["passed"] is False and lost["measured"] > 0
+    # It told the users those turns were persisted.
+    fault = json.loads((run / "run.json").read_text())["fault"]
+    during = [r for r in records(run) if fault["start"] + 0.5 <= r["start"] <= fault["end"] - 0.5]
+    assert during and all(r["persisted"] is True for r in during if r["status"] == 200)
+    # The snippet breaker counts only timeouts: refused connections never open it.
+    assert checks(run)["breaker.opened_after_fault"]["passed"] is False
