@@ -13,11 +13,11 @@ raises a clear error instead of letting Locust fail deep inside a user.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 from typing import Any
+
+from harness.state import StateError, load_state, service_url, state_path
 
 
 class OptionsError(ValueError):
@@ -93,27 +93,11 @@ def validate(options: Any) -> None:
             raise OptionsError(message)
 
 
-def _state_from_file() -> dict[str, Any] | None:
-    home = Path(os.environ.get("HARNESS_HOME", ".harness"))
-    path = home / "state.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise OptionsError(f"state file {path} is unreadable: {exc}") from exc
-    return data if isinstance(data, dict) else None
-
-
 def load_stack_state() -> dict[str, Any] | None:
-    """The ``harness up`` state: via ``harness.state.load_state`` when present, else the file."""
-    try:
-        from harness.state import load_state
-    except ImportError:
-        return _state_from_file()
+    """The ``harness up`` state (``harness.state.load_state``), with its errors as :class:`OptionsError`."""
     try:
         return load_state()
-    except Exception as exc:  # StateError and anything the file format throws
+    except StateError as exc:
         raise OptionsError(str(exc)) from exc
 
 
@@ -122,14 +106,11 @@ def resolve_host(explicit: str | None) -> str:
     if explicit:
         return explicit.rstrip("/")
     state = load_stack_state()
-    url = None
-    if state:
-        url = (state.get("components") or {}).get("service", {}).get("url")
+    url = service_url(state) if state else None
     if not url:
-        home = os.environ.get("HARNESS_HOME", ".harness")
         raise OptionsError(
             "no target: pass --host http://HOST:PORT, or start the stack with `harness up` "
-            f"(no service URL in {home}/state.json)"
+            f"(no service URL in {state_path()})"
         )
     return str(url).rstrip("/")
 
