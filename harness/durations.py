@@ -27,7 +27,7 @@ def parse_duration(text: str) -> float:
         raise DurationError("empty duration")
     total = 0.0
     pos = 0
-    for match in re.finditer(r"(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)", raw):
+    for match in re.finditer(r"(\d+(?:\.\d+)?|\.\d+)\s*(us|µs|ms|s|m|h)", raw):
         if raw[pos : match.start()].strip():
             break
         total += float(match.group(1)) * _UNITS[match.group(2)]

@@ -12,11 +12,11 @@ absolute timestamps so it can be found in events.jsonl.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from harness.analyzers.base import AnalyzerResult, fmt_ts
 from harness.analyzers.rundata import RunData
+from harness.durations import DurationError, parse_duration
 from harness.slo import Slo
 
 LEGAL = {("closed", "open"), ("open", "half_open"), ("half_open", "closed"), ("half_open", "open")}
@@ -28,12 +28,14 @@ def parse_duration_ms(value: Any) -> float | None:
         return float(value) * 1000.0
     if not isinstance(value, str):
         return None
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m)?\s*", value)
-    if not m:
+    try:
+        return parse_duration(value) * 1000.0
+    except DurationError:
+        pass
+    try:
+        return float(value) * 1000.0
+    except ValueError:
         return None
-    num = float(m.group(1))
-    unit = m.group(2) or "s"
-    return num * {"ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 def fault_should_open(fault: dict[str, Any] | None, timeout_ms: float) -> bool:
