@@ -122,6 +122,9 @@ def test_records_survive_kill_9(tmp_path: Path, fake_service: str) -> None:
         path = record_dir / "records.jsonl"
         while time.monotonic() < deadline and (not path.exists() or path.stat().st_size < 200_000):
             time.sleep(0.1)
+        # Records arrive in 50 ms batches and 200 KB can be the first few hundred ms of traffic:
+        # let the run go on a little, so that well over 100 replies precede the last 100 ms.
+        time.sleep(0.5)
         kill_at = time.time()
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
