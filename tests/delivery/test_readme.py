@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tomllib
@@ -22,6 +21,7 @@ import pytest
 import typer.main
 
 from harness.cli import app
+from harness.stack.net import port_in_use
 from tests.delivery.helpers import REPO, check_harness_argv, compose, parse_locust_argv, shell_commands
 
 README = (REPO / "README.md").read_text()
@@ -90,17 +90,10 @@ def test_every_harness_command_and_flag_is_documented() -> None:
                     assert opt in README, f"harness {name} {opt} is not in the README"
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not (_free(8000) and _free(8474)), reason="the quick start's default ports are busy")
+@pytest.mark.skipif(
+    port_in_use("127.0.0.1", 8000) or port_in_use("127.0.0.1", 8474), reason="the quick start's default ports are busy"
+)
 def test_quick_start_runs_as_written(tmp_path: Path) -> None:
     """`harness up`, `status`, the two curl turns, the Locust line and `harness down`, verbatim."""
     env = {**os.environ, "HARNESS_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
