@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -167,7 +167,7 @@ def chaos(
     redis_down: Annotated[bool, typer.Option("--redis-down", help="Take Redis away (proxy disabled)")] = False,
     llm_latency: Annotated[str | None, typer.Option(help="Latency added to LLM replies, e.g. 2s")] = None,
     llm_errors: Annotated[str | None, typer.Option(help="Share of LLM calls that fail (529), e.g. 30% or 0.3")] = None,
-    users: Annotated[int, typer.Option(help="Concurrent Locust users")] = 10,
+    users: Annotated[int | None, typer.Option(help="Concurrent Locust users (default 10; --quick 20)")] = None,
     arrival_rate: Annotated[float | None, typer.Option(help="Open-model arrivals: new sessions per second")] = None,
     scenario: Annotated[str, typer.Option(help="Scenarios, comma-separated: chat, websocket, open, zipf")] = "chat",
     variant: Annotated[str, typer.Option(help="Reference service variant: seed or hardened")] = "hardened",
@@ -189,6 +189,13 @@ def chaos(
     dynamodb_url: Annotated[
         str | None, typer.Option(help="With --target: DynamoDB endpoint to scan ChatSessions from after recovery")
     ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for every user's script choices (default: random, printed)")]
+    = None,
+    breaker: Annotated[
+        str | None,
+        typer.Option(help="With --target: the breaker's timings, e.g. threshold=5,window=10s,open=30s,timeout=200ms "
+                          "(default: read from the target's /debug/memory)"),
+    ] = None,
     home: HomeOpt = None,
 ) -> None:
     """Run baseline → fault → recovery under load, analyze the run and write reports."""
@@ -199,10 +206,14 @@ def chaos(
         DESIGN_PHASES,
         QUICK_BREAKER,
         QUICK_PHASES,
+        QUICK_THINK_S,
+        QUICK_USERS,
         ChaosOptions,
         ChaosRun,
     )
+    from harness.chaos.target import TargetError, breaker_of_target, parse_breaker_flag
     from harness.durations import DurationError, parse_duration
+    from harness.slo import SloError, load_slo
     from harness.stack.net import AddressError, require_loopback
 
     def ms(text: str) -> int:
@@ -219,31 +230,40 @@ def chaos(
             fail("--arrival-rate must be above 0", 2)
         if "open" not in scenarios:
             scenarios = ["open"] if scenarios == ["chat"] else [*scenarios, "open"]
+    users = users if users is not None else (QUICK_USERS if quick else 10)
     if users < 1 or users > 1000:
         fail("--users must be between 1 and 1000", 2)
     if workers < 0 or workers > 64:
         fail("--workers must be between 0 and 64", 2)
+    if slo is not None and slo.is_dir():
+        fail(f"--slo {slo}: is a directory; give a YAML or JSON file", 2)
     if slo is not None and not slo.is_file():
         fail(f"--slo {slo}: no such file", 2)
+    try:
+        slo_obj = load_slo(slo)  # validated before anything starts: a typo must not cost a whole run
+    except SloError as exc:
+        fail(str(exc), 2)
+    if seed is not None and not 0 <= seed < 2**31:
+        fail("--seed must be between 0 and 2147483647", 2)
     faults: list[Fault] = []
     labels: list[str] = []
     try:
-        if dynamo_latency or dynamo_jitter:
+        if dynamo_latency is not None or dynamo_jitter is not None:
             faults.append(LatencyFault("dynamodb", ms(dynamo_latency or "0ms"), ms(dynamo_jitter or "0ms")))
             labels.append(f"dynamo-latency-{dynamo_latency or '0ms'}")
         if dynamo_down:
             faults.append(DownFault("dynamodb"))
             labels.append("dynamo-down")
-        if redis_latency:
+        if redis_latency is not None:
             faults.append(LatencyFault("redis", ms(redis_latency)))
             labels.append(f"redis-latency-{redis_latency}")
         if redis_down:
             faults.append(DownFault("redis"))
             labels.append("redis-down")
-        if llm_latency:
+        if llm_latency is not None:
             faults.append(LatencyFault("llm", ms(llm_latency)))
             labels.append(f"llm-latency-{llm_latency}")
-        if llm_errors:
+        if llm_errors is not None:
             faults.append(LlmErrorFault(parse_rate(llm_errors)))
             labels.append(f"llm-errors-{llm_errors.rstrip('%')}")
         phases = QUICK_PHASES if quick else DESIGN_PHASES
@@ -268,14 +288,32 @@ def chaos(
             toxiproxy = require_loopback(toxiproxy, "--toxiproxy")
     except AddressError as exc:
         fail(str(exc), 2)
+    timings = dict(QUICK_BREAKER if quick else DESIGN_BREAKER)
+    try:
+        flagged = parse_breaker_flag(breaker) if breaker is not None else None
+        if target:
+            timings = breaker_of_target(target, flagged, timings)
+        elif flagged is not None:
+            fail("--breaker describes a --target's breaker; the embedded stack's follows --quick", 2)
+    except TargetError as exc:
+        fail(str(exc), 2)
+    for name, why in _unfireable(slo_obj, period, phases[1]).items():
+        err.print(f"[yellow]warning: alarm {name} cannot fire in this run: {why}[/]")
     opts = ChaosOptions(
         faults=faults, fault_label="+".join(labels) or "no-fault", variant=variant, scenarios=scenarios,
         users=users, arrival_rate=arrival_rate, phases=phases,
-        breaker=dict(QUICK_BREAKER if quick else DESIGN_BREAKER), alarm_period_s=period, slo_path=slo,
+        breaker=timings, alarm_period_s=period, slo_path=slo,
         report_dir=report_dir, target=target, toxiproxy_url=toxiproxy, workers=workers, quick=quick,
         home=home.resolve() if home else None,
         external_events=service_events, external_dynamodb=dynamodb_url,
+        think_time_s=QUICK_THINK_S if quick else None,
+        drain_timeout_s=min(20.0, slo_obj.f("durability", "drain_timeout_s")) if quick
+        else slo_obj.f("durability", "drain_timeout_s"),
+        abort_window_s=slo_obj.f("requests", "abort_window_s"),
+        abort_min_requests=int(slo_obj.f("requests", "abort_min_requests")),
     )
+    if seed is not None:
+        opts.seed = seed
     try:
         result = ChaosRun(opts, err).execute()
     except (ComponentError, lifecycle.StackError, StateError) as exc:
@@ -285,9 +323,20 @@ def chaos(
     if result.summary:
         print("\n" + result.summary)  # plain: Markdown table rows must not be wrapped at the terminal width
     err.print(f"reports: {result.run_dir}")
+    err.print(result.headline, markup=False, highlight=False, soft_wrap=True)
     for message in result.rollback_errors:
         err.print(f"[bold red]{message}[/]")
     raise typer.Exit(result.exit_code)
+
+
+def _unfireable(slo: Any, period: float, fault_s: float) -> dict[str, str]:
+    """Alarms whose shortest breach (datapoints_to_alarm x period) is longer than the fault phase."""
+    out: dict[str, str] = {}
+    for name in ("dynamodb_latency", "circuit_open", "stateless"):
+        need = int(slo.get("alarms", name, "datapoints_to_alarm")) * period
+        if need > fault_s:
+            out[name] = f"it needs {need:g} s of breach but the fault phase lasts {fault_s:g} s"
+    return out
 
 
 @app.command()
@@ -312,7 +361,11 @@ def analyze(
     summary = paths.get("summary")
     if summary:
         print(Path(summary).read_text())
-    raise typer.Exit(0 if verdict.passed else 1)
+    missing = {k: v for k, v in verdict.run.get("missing_files", {}).items() if k != "taps/dynamodb.jsonl"}
+    if missing:
+        err.print("missing evidence: " + "; ".join(missing.values()), markup=False, highlight=False)
+    err.print(verdict.headline(), markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(verdict.exit_code)
 
 
 @app.command("toxiproxy-server")

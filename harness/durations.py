@@ -27,8 +27,9 @@ def parse_duration(text: str) -> float:
         raise DurationError("empty duration")
     total = 0.0
     pos = 0
-    for match in re.finditer(r"(\d+(?:\.\d+)?|\.\d+)\s*(us|µs|ms|s|m|h)", raw):
-        if raw[pos : match.start()].strip():
+    # No spaces anywhere: "2 s" is rejected rather than guessed at, as Go's time.ParseDuration does.
+    for match in re.finditer(r"(\d+(?:\.\d+)?|\.\d+)(us|µs|ms|s|m|h)", raw):
+        if match.start() != pos:
             break
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 DEFAULT_PATH = Path(__file__).with_name("slo_default.yaml")
-ALARM_EXPECTATIONS = ("report", "must_fire", "must_not_fire", "must_not_fire_in_baseline")
+ALARM_EXPECTATIONS = ("report", "must_fire", "must_not_fire", "must_not_fire_in_baseline", "as_design")
 TREAT_MISSING = ("missing", "notBreaching", "breaching", "ignore")
 
 
@@ -82,6 +82,10 @@ def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> None:
             if isinstance(val, bool) or not isinstance(val, (int, float)):
                 raise SloError(f"SLO key '{here}' must be a number, got {val!r}")
             base[key] = val
+        elif isinstance(cur, list):
+            if not isinstance(val, list) or not all(isinstance(x, str) and x for x in val):
+                raise SloError(f"SLO key '{here}' must be a list of non-empty strings, got {val!r}")
+            base[key] = list(val)
         elif isinstance(cur, str):
             if not isinstance(val, str):
                 raise SloError(f"SLO key '{here}' must be a string, got {val!r}")
@@ -103,6 +107,11 @@ def _validate(d: dict[str, Any]) -> None:
             raise SloError(f"alarms.{name}.evaluate_low_sample_count_percentile must be evaluate or ignore")
         if not 1 <= a["datapoints_to_alarm"] <= a["evaluation_periods"]:
             raise SloError(f"alarms.{name}: need 1 <= datapoints_to_alarm <= evaluation_periods")
+    for ph, share in d["requests"]["max_failed_share"].items():
+        if not 0.0 <= float(share) <= 1.0:
+            raise SloError(f"requests.max_failed_share.{ph} must be between 0 and 1, got {share!r}")
+    if not 0.5 <= d["latency"]["confidence"] < 1.0:
+        raise SloError("latency.confidence must be in [0.5, 1)")
     if d["alarms"]["period_s"] <= 0:
         raise SloError("alarms.period_s must be > 0")
     if d["partitions"]["simulated_partitions"] < 1:

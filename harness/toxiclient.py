@@ -9,6 +9,7 @@ which ``toxiproxy-python`` does not offer.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,6 +51,24 @@ class ToxiproxyClient:
         if resp.status_code == 204 or not resp.content:
             return None
         return resp.json()
+
+    def start_tap(self, proxy: str, path: Path) -> bool:
+        """Log ``proxy``'s traffic to ``path`` on our server; False when it has no tap (a real Toxiproxy)."""
+        try:
+            self._call("POST", "/harness/taps", {"proxy": proxy, "path": str(path), "http": True})
+        except ToxiproxyError as exc:
+            if "HTTP 404" in str(exc) or "HTTP 405" in str(exc):
+                return False
+            raise
+        return True
+
+    def stop_tap(self, proxy: str) -> None:
+        """Stop and flush the tap on ``proxy`` (already gone is fine)."""
+        try:
+            self._call("DELETE", f"/harness/taps/{proxy}")
+        except ToxiproxyError as exc:
+            if "HTTP 404" not in str(exc):
+                raise
 
     def version(self) -> str:
         data = self._call("GET", "/version")

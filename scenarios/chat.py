@@ -7,13 +7,11 @@ checks every reply; a wrong answer fails the Locust request. Scenario ``chat``.
 
 from __future__ import annotations
 
-import random
-
 import locust  # noqa: F401  # must be imported before anything that pulls in requests/boto3
 from locust import FastHttpUser, task
 
 from harness.loadgen import recorder  # noqa: F401  # registers the recording plugin
-from harness.loadgen.conversation import Session, disable_client_cookies, http_turn, pick_script, think
+from harness.loadgen.conversation import Session, disable_client_cookies, http_turn, pick_script, think, user_rng
 
 
 class ChatUser(FastHttpUser):
@@ -22,7 +20,7 @@ class ChatUser(FastHttpUser):
     scenario = "chat"
 
     def on_start(self) -> None:
-        self.rng = random.Random()
+        self.rng = user_rng(self)
         disable_client_cookies(self.client)
 
     @task

@@ -12,15 +12,13 @@ the run: it is split across workers (``--expect-workers``, set by
 
 from __future__ import annotations
 
-import random
-
 import locust  # noqa: F401  # must be imported before anything that pulls in requests/boto3
 from gevent.pool import Pool
 from locust import FastHttpUser, task
 from locust.runners import WorkerRunner
 
 from harness.loadgen import recorder
-from harness.loadgen.conversation import Session, disable_client_cookies, http_turn, pick_script, think
+from harness.loadgen.conversation import Session, disable_client_cookies, http_turn, pick_script, think, user_rng
 from harness.loadgen.openmodel import ArrivalScheduler
 
 
@@ -31,7 +29,7 @@ class OpenArrivalUser(FastHttpUser):
     concurrency = 200  # connections this user's client may hold for its concurrent sessions
 
     def on_start(self) -> None:
-        self.rng = random.Random()
+        self.rng = user_rng(self)
         disable_client_cookies(self.client)
         options = self.environment.parsed_options
         self.arrival_rate = float(getattr(options, "arrival_rate", 1.0))

@@ -9,13 +9,11 @@ cookie, and the reference turn must still resolve. Scenario ``websocket``.
 
 from __future__ import annotations
 
-import random
-
 import locust  # must be imported before anything that pulls in requests/boto3
 from locust import User, task
 
 from harness.loadgen import recorder  # noqa: F401  # registers the recording plugin
-from harness.loadgen.conversation import Session, WSClient, pick_script, think
+from harness.loadgen.conversation import Session, WSClient, pick_script, think, user_rng
 
 
 class WebSocketRefreshUser(User):
@@ -24,7 +22,7 @@ class WebSocketRefreshUser(User):
     scenario = "websocket"
 
     def on_start(self) -> None:
-        self.rng = random.Random()
+        self.rng = user_rng(self)
         if not self.host:
             raise locust.exception.StopUser()
         self.ws = WSClient(self.environment, self.host)

@@ -13,7 +13,6 @@ Scenario ``zipf``.
 
 from __future__ import annotations
 
-import random
 from functools import cache
 
 import locust  # noqa: F401  # must be imported before anything that pulls in requests/boto3
@@ -23,7 +22,7 @@ from harness.loadgen import (
     recorder,  # noqa: F401  # registers the recording plugin
     zipf,
 )
-from harness.loadgen.conversation import Session, corpus, disable_client_cookies, http_turn, think
+from harness.loadgen.conversation import Session, corpus, disable_client_cookies, http_turn, think, user_rng
 from harness.loadgen.corpus import Script
 
 
@@ -44,7 +43,7 @@ class ZipfReturningUser(FastHttpUser):
     scenario = "zipf"
 
     def on_start(self) -> None:
-        self.rng = random.Random()
+        self.rng = user_rng(self)
         disable_client_cookies(self.client)
         options = self.environment.parsed_options
         self.population = zipf.population(

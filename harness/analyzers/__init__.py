@@ -1,9 +1,11 @@
 """Run analyzers: turn a finished run directory into a :class:`Verdict`.
 
 ``analyze_run`` loads the run once (:func:`load_run`) and runs every analyzer.
-An analyzer whose inputs are missing reports ``skipped`` with a reason; one
-that raises is reported as ``error`` with a failing ``<name>.crashed`` check, so a
-harness bug can never turn into a silent pass.
+An analyzer whose inputs are missing reports ``skipped`` with an inconclusive
+``<name>.evidence`` check; one that raises is reported as ``error`` with a
+failing ``<name>.crashed`` check, so a harness bug can never turn into a silent
+pass. Which checks are *required* (their inconclusiveness makes the verdict
+inconclusive) comes from the SLO's ``verdict`` section.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import traceback
 from pathlib import Path
 
 from harness.analyzers.alarms import AlarmsAnalyzer
-from harness.analyzers.base import Analyzer, AnalyzerResult, Check, Verdict
+from harness.analyzers.base import Analyzer, AnalyzerResult, Check, Verdict, matches
 from harness.analyzers.breaker import BreakerAnalyzer
 from harness.analyzers.correctness import CorrectnessAnalyzer
 from harness.analyzers.durability import DurabilityAnalyzer
 from harness.analyzers.integrity import IntegrityAnalyzer
 from harness.analyzers.latency import LatencyAnalyzer
 from harness.analyzers.partitions import PartitionsAnalyzer
+from harness.analyzers.requests import RequestsAnalyzer
 from harness.analyzers.rundata import RunData, RunDataError, load_run
 from harness.slo import Slo, load_slo
 
@@ -28,7 +31,7 @@ __all__ = [
 ]
 
 ANALYZERS: list[Analyzer] = [
-    LatencyAnalyzer(), BreakerAnalyzer(), AlarmsAnalyzer(), PartitionsAnalyzer(),
+    RequestsAnalyzer(), LatencyAnalyzer(), BreakerAnalyzer(), AlarmsAnalyzer(), PartitionsAnalyzer(),
     DurabilityAnalyzer(), CorrectnessAnalyzer(), IntegrityAnalyzer(),
 ]
 
@@ -45,6 +48,12 @@ def analyze_loaded(run: RunData, slo: Slo | None = None, analyzers: list[Analyze
             r.data["traceback"] = traceback.format_exc(limit=8)
             r.check("crashed", False, type(e).__name__, "analyzer runs", str(e))
         results[a.name] = r
+    required = [str(x) for x in slo.get("verdict", "required")]
+    optional = [str(x) for x in slo.get("verdict", "optional")]
+    for r in results.values():
+        for c in r.checks:
+            c.optional = matches(c.name, optional) or c.analyzer in optional
+            c.required = matches(c.name, required) and not c.optional
     info = {"missing_files": run.missing, "malformed_lines": run.malformed,
             "duplicate_records_dropped": run.duplicates_dropped, "slo_source": slo.source,
             "t0": run.t0, "t_end": run.t_end, "phases": run.phases, "fault": run.fault,

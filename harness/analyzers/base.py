@@ -1,15 +1,23 @@
 """The one small interface every analyzer implements, and the verdict they add up to.
 
-Why a shared shape: the reports (HTML, Markdown, JSON, JUnit) and the chaos
-runner's exit code must not know anything analyzer-specific. Each analyzer turns
-the run directory into a list of :class:`Check` (pass/fail with what was measured
-against what target) plus a free-form ``data`` dict of raw results; the reports
-render checks generically and pick plot series out of ``data`` by name.
+Why three outcomes: a chaos harness exists to say *no*, and "nothing was
+measured" must never read as "nothing went wrong". Every :class:`Check` is
+``pass`` (the evidence shows the target holds), ``fail`` (the evidence shows it
+does not) or ``inconclusive`` (the evidence is missing or too thin to decide;
+``reason`` says why and how much more would decide it). An analyzer whose
+inputs are absent reports one inconclusive ``<name>.evidence`` check, so it
+never silently vanishes from the verdict.
+
+The verdict is ``fail`` if any check fails, else ``inconclusive`` if any
+*required* check is inconclusive, else ``pass``. The SLO's ``verdict.required``
+patterns name the required checks; ``verdict.optional`` ones are reported but
+never decide the verdict (for a service without an event log, say).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -17,27 +25,49 @@ if TYPE_CHECKING:
     from harness.slo import Slo
 
 Status = Literal["ok", "skipped", "error"]
+Outcome = Literal["pass", "fail", "inconclusive"]
+OUTCOMES: tuple[Outcome, ...] = ("pass", "fail", "inconclusive")
+EXIT_CODES: dict[Outcome, int] = {"pass": 0, "fail": 1, "inconclusive": 3}
 
 
 @dataclass
 class Check:
-    """One pass/fail judgement, e.g. ``latency.fault.p99`` measured 412 ms against ``<= 1000 ms``."""
+    """One judgement, e.g. ``latency.fault.p99`` measured 412 ms against ``<= 1000 ms``."""
 
     name: str
-    passed: bool
+    outcome: Outcome
     measured: Any
     target: str
     detail: str = ""
     analyzer: str = ""
+    reason: str = ""
+    required: bool = False
+    optional: bool = False  # reported, never decides the verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "pass"
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "fail"
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.outcome == "inconclusive"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "analyzer": self.analyzer,
-            "passed": bool(self.passed),
+            "outcome": self.outcome,
+            "passed": self.passed,
+            "required": self.required,
+            "optional": self.optional,
             "measured": self.measured,
             "target": self.target,
             "detail": self.detail,
+            "reason": self.reason,
         }
 
 
@@ -46,7 +76,8 @@ class AnalyzerResult:
     """What one analyzer found: its checks plus raw data for reports.
 
     ``status`` is ``skipped`` (with ``reason``) when the run lacks the inputs the
-    analyzer needs -- a missing file is a property of the run, not a crash.
+    analyzer needs -- a missing file is a property of the run, not a crash --
+    and the analyzer's ``evidence`` check is then inconclusive.
     """
 
     name: str
@@ -56,10 +87,25 @@ class AnalyzerResult:
     data: dict[str, Any] = field(default_factory=dict)
 
     def check(self, name: str, passed: bool, measured: Any, target: str, detail: str = "") -> Check:
-        """Append a check named ``<analyzer>.<name>`` and return it."""
-        c = Check(f"{self.name}.{name}", bool(passed), measured, target, detail, analyzer=self.name)
+        """Append a decided check named ``<analyzer>.<name>`` and return it."""
+        return self.judge(name, "pass" if passed else "fail", measured, target, detail)
+
+    def judge(self, name: str, outcome: Outcome, measured: Any, target: str, detail: str = "",
+              reason: str = "") -> Check:
+        """Append a check with an explicit outcome (``reason`` explains an inconclusive one)."""
+        c = Check(f"{self.name}.{name}", outcome, measured, target, detail, analyzer=self.name, reason=reason)
         self.checks.append(c)
         return c
+
+    def inconclusive(self, name: str, measured: Any, target: str, reason: str, detail: str = "") -> Check:
+        """Append an undecided check: the evidence does not settle it; ``reason`` says what would."""
+        return self.judge(name, "inconclusive", measured, target, detail, reason)
+
+    def skip(self, reason: str) -> AnalyzerResult:
+        """Mark the analyzer skipped and record an inconclusive ``evidence`` check saying why."""
+        self.status, self.reason = "skipped", reason
+        self.inconclusive("evidence", None, "inputs present", reason)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,9 +116,14 @@ class AnalyzerResult:
         }
 
 
+def matches(name: str, patterns: list[str] | tuple[str, ...]) -> bool:
+    """True when ``name`` matches any glob in ``patterns`` (``*`` crosses dots)."""
+    return any(fnmatchcase(name, p) for p in patterns)
+
+
 @dataclass
 class Verdict:
-    """All analyzers' results for one run; ``passed`` drives the exit code (0 pass / 1 fail)."""
+    """All analyzers' results for one run, and the one outcome they add up to."""
 
     run_id: str
     variant: str
@@ -85,20 +136,62 @@ class Verdict:
         return [c for r in self.results.values() for c in r.checks]
 
     @property
+    def outcome(self) -> Outcome:
+        checks = self.checks
+        if any(c.failed and not c.optional for c in checks):
+            return "fail"
+        if any(c.inconclusive and c.required for c in checks):
+            return "inconclusive"
+        if not any(c.passed and c.required for c in checks):
+            return "inconclusive"  # nothing required was decided: no evidence, no pass
+        return "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+    @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return self.outcome == "pass"
 
     @property
     def failed_checks(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+        """Failed checks that decide the verdict (optional ones are only reported)."""
+        return [c for c in self.checks if c.failed and not c.optional]
+
+    @property
+    def inconclusive_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.inconclusive]
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Analyzers that could not run, with why."""
+        return {n: r.reason for n, r in self.results.items() if r.status == "skipped"}
+
+    def headline(self) -> str:
+        """One line: the outcome and what decided it."""
+        if self.outcome == "fail":
+            names = ", ".join(c.name for c in self.failed_checks[:4])
+            more = f" (+{len(self.failed_checks) - 4} more)" if len(self.failed_checks) > 4 else ""
+            return f"FAIL: {names}{more}"
+        if self.outcome == "inconclusive":
+            req = [c for c in self.inconclusive_checks if c.required]
+            first = req[0] if req else None
+            why = f"{first.name}: {first.reason}" if first else "no required check was decided"
+            return f"INCONCLUSIVE: {why}" + (f" (+{len(req) - 1} more)" if len(req) > 1 else "")
+        return f"PASS: {sum(c.passed for c in self.checks)} checks passed"
 
     def to_dict(self) -> dict[str, Any]:
-        """The contracts §6 shape of verdict.json."""
+        """The verdict.json shape (docs/contracts.md)."""
         return {
             "run_id": self.run_id,
             "variant": self.variant,
             "backends": self.backends,
+            "outcome": self.outcome,
             "passed": self.passed,
+            "headline": self.headline(),
+            "counts": {o: sum(c.outcome == o for c in self.checks) for o in OUTCOMES},
+            "skipped": self.skipped,
             "checks": [c.to_dict() for c in self.checks],
             "analyzers": {name: r.to_dict() for name, r in self.results.items()},
         }

@@ -6,8 +6,10 @@ The design's state machine is CLOSED --5 failures in 10 s--> OPEN --30 s--> HALF
 after the fault started (failures can only accrue within window_s + one call
 timeout); each open episode lasts ~open_s; exactly one probe per half-open
 episode, whose outcome matches the exit edge; closed again after the fault is
-removed within open_s + slack. Every deviation is quoted with run-relative and
-absolute timestamps so it can be found in events.jsonl.
+removed within open_s + slack. When the run has a wire tap on the DynamoDB
+proxy, :mod:`breaker_wire` checks the same claims against the calls actually
+made. Every deviation is quoted with run-relative and absolute timestamps so
+it can be found in events.jsonl.
 """
 
 from __future__ import annotations
@@ -15,79 +17,77 @@ from __future__ import annotations
 from typing import Any
 
 from harness.analyzers.base import AnalyzerResult, fmt_ts
+from harness.analyzers.breaker_wire import (
+    Episode,
+    check_one_probe,
+    check_silent_while_open,
+    check_threshold,
+)
+from harness.analyzers.dynamo_calls import WIRE, dynamodb_calls
 from harness.analyzers.rundata import RunData
-from harness.durations import DurationError, parse_duration
 from harness.slo import Slo
 
 LEGAL = {("closed", "open"), ("open", "half_open"), ("half_open", "closed"), ("half_open", "open")}
 
 
-def parse_duration_ms(value: Any) -> float | None:
-    """'2s' -> 2000, '500ms' -> 500, 1.5 -> 1500 (bare numbers are seconds); None if unparsable."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) * 1000.0
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_duration(value) * 1000.0
-    except DurationError:
-        pass
-    try:
-        return float(value) * 1000.0
-    except ValueError:
-        return None
-
-
 def fault_should_open(fault: dict[str, Any] | None, timeout_ms: float) -> bool:
-    """Does this fault make DynamoDB calls fail (so the breaker must open)?"""
-    if not fault:
+    """Does this fault make DynamoDB calls fail (so the breaker must open)?
+
+    Reads the structured ``fault.dynamodb`` the chaos runner writes: down, or a
+    latency at or above the breaker's call timeout.
+    """
+    dynamodb = fault.get("dynamodb") if fault else None
+    if not isinstance(dynamodb, dict):
         return False
-    dynamodb = fault.get("dynamodb")
-    if isinstance(dynamodb, dict):  # structured description written by the chaos runner
-        if dynamodb.get("down"):
-            return True
-        return float(dynamodb.get("latency_ms") or 0) >= timeout_ms
-    kind = str(fault.get("kind", ""))
-    if not kind.startswith("dynamo"):
-        return False
-    if "latency" in kind:
-        lat = parse_duration_ms(fault.get("value"))
-        return lat is None or lat >= timeout_ms
-    return True
+    if dynamodb.get("down") or dynamodb.get("errors"):
+        return True
+    return float(dynamodb.get("latency_ms") or 0) >= timeout_ms
+
+
+def _episodes(tr: list[dict[str, Any]]) -> list[Episode]:
+    return [Episode(t["to"], t["ts"], tr[i + 1]["ts"] if i + 1 < len(tr) else None,
+                    tr[i + 1]["to"] if i + 1 < len(tr) else None) for i, t in enumerate(tr)]
 
 
 class BreakerAnalyzer:
-    """Checks the transitions/probes in events.jsonl against the spec'd state machine."""
+    """Checks the breaker's logged state machine against the design, and its calls on the wire."""
 
     name = "breaker"
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
+        cfg = run.breaker_config
+        expect_open = fault_should_open(run.fault, float(cfg["timeout_ms"]))
+        res.data["expect_open"] = expect_open
         if "events.jsonl" in run.missing:
+            if expect_open:
+                return res.skip(f"{run.missing['events.jsonl']}: the breaker's transitions are unknown")
             res.status, res.reason = "skipped", run.missing["events.jsonl"]
             return res
         ev = run.events
         if len(ev) and ev["breaker"].notna().any():
             ev = ev[ev["breaker"].isna() | (ev["breaker"] == "dynamodb")]
-        trans = ev[ev["event"] == "breaker_transition"]
-        probes = ev[ev["event"] == "breaker_probe"]
         t0 = run.t0
-        cfg = run.breaker_config
-        open_s = float(cfg["open_s"])
-        window_s = float(cfg["window_s"])
-        timeout_s = float(cfg["timeout_ms"]) / 1000.0
-        tr: list[dict[str, Any]] = [
-            {"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3),
-             "from": str(r["from"]), "to": str(r["to"])}
-            for _, r in trans.iterrows()
-        ]
-        pr: list[dict[str, Any]] = [
-            {"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "outcome": str(r["outcome"])}
-            for _, r in probes.iterrows()
-        ]
+        tr = [{"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "from": str(r["from"]), "to": str(r["to"])}
+              for _, r in ev[ev["event"] == "breaker_transition"].iterrows()]
+        pr = [{"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "outcome": str(r["outcome"])}
+              for _, r in ev[ev["event"] == "breaker_probe"].iterrows()]
         res.data.update({"config": cfg, "transitions": tr, "probes": pr})
+        state = self._legal(res, tr, t0)
+        episodes = _episodes(tr)
+        res.data["episodes"] = [{"state": e.state, "start_rel": round(e.start - t0, 3),
+                                 "end_rel": None if e.end is None else round(e.end - t0, 3), "exit_to": e.exit_to}
+                                for e in episodes]
+        durations = self._durations(res, slo, episodes, float(cfg["open_s"]), t0)
+        n_half = self._probes(res, episodes, pr, t0)
+        self._fault(run, slo, res, tr, state, expect_open)
+        self._wire(run, res, episodes)
+        res.data["summary"] = {"opens": sum(1 for t in tr if t["to"] == "open"), "half_open_episodes": n_half,
+                               "probes": len(pr), "open_durations_s": durations}
+        return res
 
-        # 1. legal edges and continuity
+    @staticmethod
+    def _legal(res: AnalyzerResult, tr: list[dict[str, Any]], t0: float) -> str:
         bad: list[str] = []
         state = "closed"
         for t in tr:
@@ -96,90 +96,114 @@ class BreakerAnalyzer:
             elif t["from"] != state:
                 bad.append(f"edge {t['from']}->{t['to']} at {fmt_ts(t['ts'], t0)} but state was {state}")
             state = t["to"]
-        res.check("legal_transitions", not bad, len(bad), "0 illegal edges",
-                  "; ".join(bad) or f"{len(tr)} transitions, all legal")
+        if tr:
+            res.check("legal_transitions", not bad, len(bad), "0 illegal edges",
+                      "; ".join(bad) or f"{len(tr)} transitions, all legal")
         res.data["final_state"] = state
+        return state
 
-        # 2. episodes: open durations and probes per half-open
-        episodes: list[dict[str, Any]] = []
-        for i, t in enumerate(tr):
-            end = tr[i + 1]["ts"] if i + 1 < len(tr) else None
-            nxt = tr[i + 1]["to"] if i + 1 < len(tr) else None
-            episodes.append({"state": t["to"], "start": t["ts"], "end": end, "exit_to": nxt})
-        res.data["episodes"] = [{**e, "start_rel": round(e["start"] - t0, 3),
-                                 "end_rel": None if e["end"] is None else round(e["end"] - t0, 3)}
-                                for e in episodes]
+    @staticmethod
+    def _durations(res: AnalyzerResult, slo: Slo, episodes: list[Episode], open_s: float, t0: float) -> list[float]:
         tol = float(slo.get("breaker", "open_duration_tolerance_s"))
         dev: list[str] = []
         durations: list[float] = []
         for e in episodes:
-            if e["state"] != "open" or e["end"] is None or e["exit_to"] != "half_open":
+            if e.state != "open" or e.end is None or e.exit_to != "half_open":
                 continue
-            d = e["end"] - e["start"]
+            d = e.end - e.start
             durations.append(round(d, 3))
             if not (open_s - 0.25 <= d <= open_s + tol):
-                dev.append(f"open {d:.3f}s from {fmt_ts(e['start'], t0)} to {fmt_ts(e['end'], t0)}")
+                dev.append(f"open {d:.3f}s from {fmt_ts(e.start, t0)} to {fmt_ts(e.end, t0)}")
         if durations:
             res.check("open_duration", not dev, max(durations, key=lambda x: abs(x - open_s)),
-                      f"{open_s:g} s (-0.25/+{tol:g} s)",
-                      "; ".join(dev) or f"open episodes lasted {durations} s")
+                      f"{open_s:g} s (-0.25/+{tol:g} s)", "; ".join(dev) or f"open episodes lasted {durations} s")
+        return durations
+
+    @staticmethod
+    def _probes(res: AnalyzerResult, episodes: list[Episode], pr: list[dict[str, Any]], t0: float) -> int:
+        """Exactly one logged probe per half-open episode, whichever order the service logs them in.
+
+        A probe belongs to the half-open episode it follows, up to the next time
+        the breaker enters half-open: a breaker that logs its probe after the
+        state change it caused still has it counted, and so does a herd.
+        """
+        starts = [e.start for e in episodes if e.state == "half_open"]
         pdev: list[str] = []
-        n_half = 0
-        for e in episodes:
-            if e["state"] != "half_open":
-                continue
-            n_half += 1
-            hi = e["end"] if e["end"] is not None else float("inf")
-            inside = [p for p in pr if e["start"] <= p["ts"] <= hi]
-            where = f"half-open from {fmt_ts(e['start'], t0)}"
-            if e["end"] is None and not inside:
+        for i, e in enumerate(e for e in episodes if e.state == "half_open"):
+            hi = starts[i + 1] if i + 1 < len(starts) else float("inf")
+            inside = [p for p in pr if e.start - 0.001 <= p["ts"] < hi]
+            where = f"half-open from {fmt_ts(e.start, t0)}"
+            if e.end is None and not inside:
                 continue  # run ended while half-open, waiting for a request
             if len(inside) != 1:
                 pdev.append(f"{len(inside)} probes in {where}")
-            elif e["exit_to"] is not None:
-                want = "success" if e["exit_to"] == "closed" else "failure"
-                if inside[0]["outcome"] != want:
-                    pdev.append(f"probe {inside[0]['outcome']} but breaker went {e['exit_to']} in {where}")
-        if n_half:
+            elif e.exit_to is not None and inside[0]["outcome"] != ("success" if e.exit_to == "closed" else "failure"):
+                pdev.append(f"probe {inside[0]['outcome']} but breaker went {e.exit_to} in {where}")
+        if starts:
             res.check("one_probe_per_half_open", not pdev, len(pdev), "exactly 1 probe per half-open episode",
-                      "; ".join(pdev) or f"{n_half} half-open episodes, one probe each")
+                      "; ".join(pdev) or f"{len(starts)} half-open episodes, one probe each")
+        return len(starts)
 
-        # 3. opened after the fault, closed after it was removed
+    @staticmethod
+    def _fault(run: RunData, slo: Slo, res: AnalyzerResult, tr: list[dict[str, Any]], state: str,
+               expect_open: bool) -> None:
         fault = run.fault
-        if fault and isinstance(fault.get("start"), (int, float)):
-            fs = float(fault["start"])
-            fe = float(fault["end"]) if isinstance(fault.get("end"), (int, float)) else None
-            opens = [t for t in tr if t["to"] == "open" and t["from"] == "closed" and t["ts"] >= fs - 0.001]
-            expect_open = fault_should_open(fault, float(cfg["timeout_ms"]))
-            res.data["expect_open"] = expect_open
-            if expect_open:
-                bound = window_s + timeout_s + float(slo.get("breaker", "open_slack_s"))
-                if opens:
-                    d = opens[0]["ts"] - fs
-                    res.check("opened_after_fault", d <= bound, round(d, 3), f"<= {bound:g} s after fault start",
-                              f"opened at {fmt_ts(opens[0]['ts'], t0)}; fault started at {fmt_ts(fs, t0)}")
-                else:
-                    res.check("opened_after_fault", False, None, f"<= {bound:g} s after fault start",
-                              f"breaker never opened after the fault started at {fmt_ts(fs, t0)}")
-            elif opens:
-                res.check("no_open_without_failing_fault", False, round(opens[0]["ts"] - fs, 3),
-                          "breaker stays closed",
-                          f"fault {fault.get('kind')}={fault.get('value')} should not fail calls, yet breaker "
-                          f"opened at {fmt_ts(opens[0]['ts'], t0)}")
-            if fe is not None and (expect_open or opens):
-                bound = open_s + float(slo.get("breaker", "close_slack_s"))
-                closes = [t for t in tr if t["to"] == "closed" and t["ts"] >= fe - open_s]
-                if state == "closed" and closes:
-                    d = closes[-1]["ts"] - fe
-                    res.check("closed_after_recovery", d <= bound, round(d, 3), f"<= {bound:g} s after fault end",
-                              f"closed at {fmt_ts(closes[-1]['ts'], t0)}; fault removed at {fmt_ts(fe, t0)}")
-                else:
-                    last = tr[-1] if tr else None
-                    where = f"; last transition {last['from']}->{last['to']} at {fmt_ts(last['ts'], t0)}" \
-                        if last else ""
-                    res.check("closed_after_recovery", False, state, f"closed <= {bound:g} s after fault end",
-                              f"breaker {state} at end of run; fault removed at {fmt_ts(fe, t0)}{where}")
-        cycles = sum(1 for t in tr if t["to"] == "open")
-        res.data["summary"] = {"opens": cycles, "half_open_episodes": n_half, "probes": len(pr),
-                               "open_durations_s": durations}
-        return res
+        cfg = run.breaker_config
+        t0 = run.t0
+        if not fault or not isinstance(fault.get("start"), (int, float)):
+            opens = [t for t in tr if t["to"] == "open"]
+            res.check("stays_closed_without_fault", not opens, len(opens), "breaker stays closed",
+                      f"opened at {fmt_ts(opens[0]['ts'], t0)} with no fault" if opens else
+                      "no fault, and the breaker never opened")
+            return
+        fs = float(fault["start"])
+        fe = float(fault["end"]) if isinstance(fault.get("end"), (int, float)) else None
+        opens = [t for t in tr if t["to"] == "open" and t["from"] == "closed" and t["ts"] >= fs - 0.001]
+        if expect_open:
+            bound = float(cfg["window_s"]) + float(cfg["timeout_ms"]) / 1000.0 + float(slo.get("breaker",
+                                                                                              "open_slack_s"))
+            d = opens[0]["ts"] - fs if opens else None
+            res.check("opened_after_fault", d is not None and d <= bound, None if d is None else round(d, 3),
+                      f"<= {bound:g} s after fault start",
+                      f"opened at {fmt_ts(opens[0]['ts'], t0)}; fault started at {fmt_ts(fs, t0)}" if opens
+                      else f"breaker never opened after the fault started at {fmt_ts(fs, t0)}")
+        elif opens:
+            res.check("no_open_without_failing_fault", False, round(opens[0]["ts"] - fs, 3), "breaker stays closed",
+                      f"fault {fault.get('kind')} should not fail calls, yet the breaker opened at "
+                      f"{fmt_ts(opens[0]['ts'], t0)}")
+        if fe is None or not (expect_open or opens):
+            return
+        bound = float(cfg["open_s"]) + float(slo.get("breaker", "close_slack_s"))
+        target = f"closed <= {bound:g} s after fault end"
+        if not opens:
+            res.inconclusive("closed_after_recovery", state, target,
+                             "the breaker never opened, so its closing cannot be judged (see opened_after_fault)")
+            return
+        closes = [t for t in tr if t["to"] == "closed" and t["ts"] >= fe - float(cfg["open_s"])]
+        if state == "closed" and closes:
+            d = closes[-1]["ts"] - fe
+            res.check("closed_after_recovery", d <= bound, round(d, 3), target,
+                      f"closed at {fmt_ts(closes[-1]['ts'], t0)}; fault removed at {fmt_ts(fe, t0)}")
+        else:
+            last = tr[-1]
+            res.check("closed_after_recovery", False, state, target,
+                      f"breaker {state} at end of run; fault removed at {fmt_ts(fe, t0)}; last transition "
+                      f"{last['from']}->{last['to']} at {fmt_ts(last['ts'], t0)}")
+
+    @staticmethod
+    def _wire(run: RunData, res: AnalyzerResult, episodes: list[Episode]) -> None:
+        calls = dynamodb_calls(run)
+        res.data["evidence"] = calls.source
+        if calls.source != WIRE or calls.frame is None:
+            res.data["wire"] = "no wire tap in this run (e.g. a real Toxiproxy): breaker checks use the service log"
+            return
+        cfg = run.breaker_config
+        t0 = run.t0
+        check_silent_while_open(res, calls.frame, episodes, t0, run.t_end)
+        counts = check_one_probe(res, calls.frame, episodes, t0)
+        check_threshold(res, calls.frame, episodes, t0, int(cfg["threshold"]), float(cfg["window_s"]),
+                        float(cfg["timeout_ms"]))
+        logged = res.data["summary"]["probes"] if "summary" in res.data else len(res.data.get("probes", []))
+        res.data["wire"] = {"calls": len(calls.frame), "calls_per_half_open": counts, "probes_logged": logged,
+                            "disagreement": (f"the service logged {logged} probes; the wire saw {sum(counts)} "
+                                             "calls in half-open episodes") if logged != sum(counts) else ""}

@@ -1,10 +1,14 @@
 """Correctness analyzer: did degraded memory make the bot answer *wrong*, or just less helpfully?
 
 The Locust scripts check reference turns ("What about the second one?") and
-label each reply ``resolved`` / ``degraded`` / ``wrong`` (contracts §4). A
+label each reply ``resolved`` / ``degraded`` / ``wrong``. A
 degraded reply is the design's accepted cost of stateless mode; a wrong one is
-a correctness bug. Shares are reported per memory mode and per phase; the check
-is zero ``wrong`` in the baseline, where memory is healthy.
+a correctness bug. Shares are reported per memory mode and per phase, and no
+phase may hold a wrong answer: degradation is allowed to forget, never to
+mislead. A ``degraded`` reply counts as wrong when its claimed memory level
+could hold the referent (``cache_only`` with the referent inside Redis's
+window), stateless replies must carry the design's notice, and a reply for a
+session other than the one the client holds is a lost session.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from harness.analyzers.base import AnalyzerResult
+from harness.analyzers.requests import run_phase
 from harness.analyzers.rundata import RunData
 from harness.slo import Slo
 
@@ -34,34 +39,77 @@ def _table(df: pd.DataFrame, by: pd.Series) -> dict[str, dict[str, Any]]:
     return out
 
 
+def relabel(recs: pd.DataFrame, window: int) -> pd.Series:
+    """Verdicts with over-claimed degradation turned into ``wrong``.
+
+    A ``degraded`` non-answer is honest only when the memory level it claims
+    cannot hold the referent: ``cache_only`` holds the last ``window`` turns,
+    so a referent within them must be resolved.
+    """
+    verdict = recs["verdict"].fillna("unchecked").astype(str)
+    if "referent_distance" not in recs.columns:
+        return verdict
+    dist = pd.to_numeric(recs["referent_distance"], errors="coerce")
+    claimed = (verdict == "degraded") & (recs["memory_mode"] == "cache_only") & (dist <= window)
+    return verdict.mask(claimed, "wrong")
+
+
 class CorrectnessAnalyzer:
-    """Share of reference turns resolved/degraded/wrong per memory mode and phase."""
+    """Share of reference turns resolved/degraded/wrong per memory mode and phase; none may be wrong."""
 
     name = "correctness"
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
         if "records/records.jsonl" in run.missing:
-            res.status, res.reason = "skipped", run.missing["records/records.jsonl"]
-            return res
-        recs = run.records[[c for c in ("ts", "intended_start", "verdict", "memory_mode", "session_id", "turn",
-                                         "script") if c in run.records.columns]]
+            return res.skip(run.missing["records/records.jsonl"])
+        cols = ("ts", "intended_start", "verdict", "memory_mode", "session_id", "turn", "script",
+                "referent_distance", "notice", "expected_session_id", "status")
+        recs = run.records[[c for c in cols if c in run.records.columns]]
         if not len(recs) or not recs["verdict"].notna().any():
-            res.status, res.reason = "skipped", "no records carry a verdict"
-            return res
-        recs = recs.assign(verdict=recs["verdict"].fillna("unchecked"))
-        phase = pd.Series(run.phase_of(recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)),
+            return res.skip("no records carry a verdict")
+        window = int(slo.get("correctness", "cache_window_turns"))
+        recs = recs.assign(verdict=relabel(recs, window))
+        phase = pd.Series(run_phase(run, recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)),
                           index=recs.index).replace("", "outside")
         res.data["by_mode"] = _table(recs, recs["memory_mode"].fillna("none"))
         res.data["by_phase"] = _table(recs, phase)
         res.data["overall"] = _table(recs.assign(_all="all"), recs.assign(_all="all")["_all"])["all"]
-        base = recs[phase == "baseline"]
-        if len(base):
-            wrong = base[base["verdict"] == "wrong"]
-            limit = int(slo.get("correctness", "max_wrong_baseline"))
-            t0 = run.t0
-            res.check("baseline.wrong", len(wrong) <= limit, len(wrong), f"<= {limit} wrong in baseline",
-                      ", ".join(f"{r['session_id']}#{r['turn']} ({r['script']}) at t+{float(r['ts']) - t0:.3f}s"
-                                for r in wrong.head(5).to_dict("records")) or
-                      f"{len(base)} baseline turns, none wrong")
+        res.data["cache_window_turns"] = window
+        limit = int(slo.get("correctness", "max_wrong"))
+        for ph in [str(p["name"]) for p in run.phases] or ["outside"]:
+            self._phase(run, res, recs[phase == ph], ph, limit)
+        self._identity(run, res, recs)
         return res
+
+    def _phase(self, run: RunData, res: AnalyzerResult, recs: pd.DataFrame, ph: str, limit: int) -> None:
+        t0 = run.t0
+        judged = recs[recs["verdict"].isin(["resolved", "degraded", "wrong"])]
+        target = f"<= {limit} wrong answers in the {ph} phase"
+        if not len(judged):
+            res.inconclusive(f"{ph}.wrong", 0, target, f"no reference turn was answered in the {ph} phase")
+        else:
+            wrong = judged[judged["verdict"] == "wrong"]
+            res.check(f"{ph}.wrong", len(wrong) <= limit, len(wrong), target,
+                      ", ".join(f"{r['session_id']}#{r['turn']} ({r['script']}, memory_mode={r['memory_mode']}) "
+                                f"at t+{float(r['ts']) - t0:.3f}s" for r in wrong.head(5).to_dict("records"))
+                      or f"{len(judged)} reference turns judged, none wrong")
+        if "notice" in recs.columns:
+            stateless = recs[recs["memory_mode"] == "stateless"]
+            if len(stateless):
+                silent = stateless[stateless["notice"].fillna(False).astype(bool) == False]  # noqa: E712
+                res.check(f"{ph}.stateless_notice", not len(silent), len(silent),
+                          "every stateless reply carries the design's notice",
+                          f"{len(silent)} of {len(stateless)} stateless replies lacked it, first: "
+                          + ", ".join(f"{r['session_id']}#{r['turn']}" for r in silent.head(3).to_dict("records"))
+                          if len(silent) else f"all {len(stateless)} stateless replies carried it")
+
+    def _identity(self, run: RunData, res: AnalyzerResult, recs: pd.DataFrame) -> None:
+        if "expected_session_id" not in recs.columns:
+            return
+        exp = recs["expected_session_id"]
+        swapped = recs[exp.notna() & recs["session_id"].notna() & (exp.astype(str) != recs["session_id"].astype(str))]
+        res.check("session_identity", not len(swapped), len(swapped),
+                  "every reply is for the session the client's cookie holds",
+                  ", ".join(f"expected {r['expected_session_id']}, got {r['session_id']}"
+                            for r in swapped.head(3).to_dict("records")) or "no reply changed session")

@@ -1,15 +1,17 @@
-"""Durability analyzer: is every turn the service acknowledged as persisted really in DynamoDB?
+"""Durability analyzer: is every turn the service answered really in DynamoDB?
 
-A record with ``status == 200`` and ``persisted == true`` is a promise; after
-recovery the table scan (table.jsonl) must hold that ``(session_id, turn_number)``
-with non-empty content and a ``ttl`` about 24 h after its ``timestamp`` (the
-design's TTL). Missing ones are *lost turns*. Turns answered with
-``persisted == false`` (the hardened variant's outbox) are reported separately:
-which arrived later, which did not.
+Every reply with ``status == 200`` is a turn the user saw, so after the
+recovery drain the table scan (table.jsonl, read from DynamoDB directly, not
+through the service) must hold its ``(session_id, turn_number)`` with the same
+content and a ``ttl`` about 24 h after its ``timestamp`` (the design's TTL).
+A missing item is a lost turn, and so is an item that holds another turn's
+text: a later turn overwrote it under the same key. A reply answered
+``persisted: false`` promised a late write; one that never arrives fails the
+run too, since "persisted later" is only a promise until it is kept.
 
 Content: records carry no message text, but the Locust plugin writes
 ``user_message_sha256`` / ``reply_sha256`` (hex SHA-256 of the UTF-8 text sent and
-received, contracts §4); these are compared with the item's ``user_message`` /
+received); these are compared with the item's ``user_message`` /
 ``assistant_reply``. Records without them (older runs) get only a non-emptiness
 check, and the check's detail says which comparison was made.
 """
@@ -31,8 +33,30 @@ def _sha(v: Any) -> str:
     return hashlib.sha256(str(v).encode("utf-8")).hexdigest()
 
 
+def _keys(df: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([df["session_id"].astype(str), pd.to_numeric(df["turn"]).astype("int64")])
+
+
+def _hash_match(recs: pd.DataFrame, sub: pd.DataFrame, present: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per record: does the stored item hold what this reply said? (True where nothing can be compared)."""
+    match = present.copy()
+    compared = 0
+    sha = hashlib.sha256
+    for rec_col, item_col in (("user_message_sha256", "user_message"), ("reply_sha256", "assistant_reply")):
+        if rec_col not in recs.columns or item_col not in sub.columns:
+            continue
+        want = recs[rec_col].to_numpy(dtype=object)
+        vals = sub[item_col].to_numpy(dtype=object)
+        has = np.flatnonzero(present & np.array([isinstance(w, str) and w != "" for w in want], dtype=bool))
+        compared += len(has)
+        got = np.array([sha(v.encode("utf-8")).hexdigest() if type(v) is str else _sha(v) for v in vals[has]],
+                       dtype=object)
+        match[has[want[has] != got]] = False
+    return match, compared
+
+
 class DurabilityAnalyzer:
-    """Acknowledged turns vs the post-recovery table scan: lost turns, content, TTL, outbox."""
+    """Every 200 reply vs the post-recovery table scan: lost, overwritten, never arrived, content, TTL."""
 
     name = "durability"
 
@@ -40,108 +64,111 @@ class DurabilityAnalyzer:
         res = AnalyzerResult(self.name)
         for need in ("records/records.jsonl", "table.jsonl"):
             if need in run.missing:
-                res.status, res.reason = "skipped", run.missing[need]
-                return res
-        # only the columns used here: filtering a 1M-row frame copies every column it has
+                return res.skip(f"{run.missing[need]}: cannot tell which replies DynamoDB holds")
         recs = run.records[[c for c in ("id", "ts", "status", "session_id", "turn", "persisted",
-                                         "user_message_sha256", "reply_sha256") if c in run.records.columns]]
+                                         "expected_session_id", "user_message_sha256", "reply_sha256")
+                            if c in run.records.columns]]
         recs = recs[(pd.to_numeric(recs["status"], errors="coerce") == 200) & recs["session_id"].notna()
-                    & recs["turn"].notna()]
+                    & recs["turn"].notna()].reset_index(drop=True)
+        self._drain(run, res)
+        if not len(recs):
+            res.inconclusive("no_lost_turns", 0, "every 200 reply stored in DynamoDB",
+                             "no 200 replies carried a session and turn: nothing to look for in the table")
+            return res
         table = run.table
         if len(table):
             table = table[table["session_id"].notna() & table["turn_number"].notna()].copy()
             table["turn_number"] = pd.to_numeric(table["turn_number"], errors="coerce").astype("Int64")
             table["session_id"] = table["session_id"].astype(str)
-        items = table.set_index(["session_id", "turn_number"]) if len(table) else None
-        persisted = recs["persisted"].fillna(False).astype(bool)
-        acked = recs[persisted]
-        pending = recs[~persisted]
-
-        def present(df: pd.DataFrame) -> np.ndarray:
-            if items is None or not len(df):
-                return np.zeros(len(df), dtype=bool)
-            idx = pd.MultiIndex.from_arrays([df["session_id"].astype(str),
-                                             pd.to_numeric(df["turn"]).astype("int64")])
-            return np.asarray(idx.isin(items.index))
-
-        ok = present(acked)
-        lost = acked[~ok]
-        t0 = run.t0
-        lost_list = [{"session_id": str(r["session_id"]), "turn": int(r["turn"]),
-                      "t_rel": round(float(r["ts"]) - t0, 3), "ts": float(r["ts"]), "id": r["id"]}
-                     for r in lost.head(200).to_dict("records")]
-        res.data["acknowledged"] = len(acked)
-        res.data["lost_count"] = len(lost)
-        res.data["lost"] = lost_list
-        res.check("no_lost_turns", not lost_list, len(lost), "0 lost acknowledged turns",
-                  (f"{len(lost)} of {len(acked)} acknowledged turns missing from table.jsonl, first: "
-                   + ", ".join(f"{x['session_id']}#{x['turn']} at t+{x['t_rel']}s (epoch {x['ts']:.3f})"
-                               for x in lost_list[:5])) if lost_list else f"all {len(acked)} acknowledged "
-                  "turns present")
-
-        # content and TTL of the acknowledged items that are present
-        found = acked[ok]
-        if len(found) and items is not None:
-            sids = found["session_id"].astype(str).to_numpy()
-            turns = pd.to_numeric(found["turn"]).astype("int64").to_numpy()
-            # positional lookup: .loc with a list of a million key tuples takes seconds
-            uniq = items[~items.index.duplicated()]
-            sub = uniq.iloc[uniq.index.get_indexer(pd.MultiIndex.from_arrays([sids, turns]))]
-
-            def key(i: int) -> str:
-                return f"{sids[i]}#{turns[i]}"
-
-            empty = sub[(sub.get("user_message", pd.Series("", index=sub.index)).fillna("").astype(str) == "")
-                        | (sub.get("assistant_reply", pd.Series("", index=sub.index)).fillna("").astype(str)
-                           == "")]
-            mismatched: list[str] = []
-            n_bad_hash = 0
-            compared = 0
-            for rec_col, item_col in (("user_message_sha256", "user_message"), ("reply_sha256", "assistant_reply")):
-                if rec_col in found.columns and item_col in sub.columns:
-                    want = found[rec_col].to_numpy(dtype=object)
-                    has = np.flatnonzero([isinstance(w, str) and w != "" for w in want])
-                    if not len(has):
-                        continue
-                    compared += len(has)
-                    sha = hashlib.sha256  # inline for str: ~2x faster than calling _sha a million times
-                    got = np.array([sha(v.encode("utf-8")).hexdigest() if type(v) is str else _sha(v)
-                                    for v in sub[item_col].to_numpy(dtype=object)[has]], dtype=object)
-                    bad = has[want[has] != got]
-                    n_bad_hash += len(bad)
-                    mismatched += [f"{key(int(i))} {item_col}" for i in bad[:5]]
-            mode = (f"SHA-256 of message and reply against records ({compared} hashes)" if compared
-                    else "non-empty user_message and assistant_reply")
-            bad_content = len(empty) + n_bad_hash
-            res.check("content", bad_content == 0, bad_content, "0 empty or mismatched items",
-                      f"compared {mode}; " + ("; ".join(mismatched[:5]) or f"{len(empty)} empty"))
-            ttl = pd.to_numeric(sub["ttl"], errors="coerce") if "ttl" in sub.columns else None
-            tstamp = pd.to_numeric(sub["timestamp"], errors="coerce") if "timestamp" in sub.columns else None
-            if ttl is not None and tstamp is not None:
-                ttl_s = float(slo.get("durability", "ttl_s"))
-                tol = float(slo.get("durability", "ttl_tolerance_s"))
-                delta = (ttl - tstamp).to_numpy(dtype=float)
-                badmask = ~(np.abs(delta - ttl_s) <= tol)
-                bad_idx = np.flatnonzero(badmask)
-                bad_keys = [f"{key(int(i))} ttl-timestamp={delta[i]:g}s" for i in bad_idx[:5]]
-                worst = float(np.nanmax(np.abs(delta - ttl_s))) if np.isfinite(delta).any() else None
-                res.data["ttl_offset_s"] = {"min": float(np.nanmin(delta)) if np.isfinite(delta).any() else None,
-                                            "max": float(np.nanmax(delta)) if np.isfinite(delta).any() else None}
-                res.check("ttl_24h", not len(bad_idx), len(bad_idx), f"ttl = timestamp + {ttl_s:g} ± {tol:g} s",
-                          "; ".join(bad_keys) or f"worst deviation {worst} s")
-            else:
-                res.check("ttl_24h", False, None, "ttl and timestamp attributes present",
-                          "table items lack ttl or timestamp")
-
-        # acknowledged but not persisted: did the outbox deliver them later?
-        arrived = present(pending)
-        res.data["not_persisted"] = {
-            "count": len(pending), "arrived_later": int(arrived.sum()),
-            "never_arrived": int((~arrived).sum()),
-            "never_arrived_sample": [f"{r['session_id']}#{int(r['turn'])}"
-                                     for r in pending[~arrived].head(20).to_dict("records")],
-        }
+            table = table.set_index(["session_id", "turn_number"])
+            table = table[~table.index.duplicated()]
+        keys = _keys(recs)
+        pos = table.index.get_indexer(keys) if len(table) else np.full(len(recs), -1)
+        present = pos >= 0
+        sub = table.iloc[np.where(present, pos, 0)] if len(table) else pd.DataFrame(index=range(len(recs)))
+        match, compared = _hash_match(recs, sub, present)
+        self._lost(run, res, recs, present, match, compared)
+        kept = np.flatnonzero(match)
+        if len(kept) and len(table):
+            self._content(res, sub.iloc[kept], compared)
+            self._ttl(slo, res, sub.iloc[kept])
         ob = run.events_of("outbox")
         if len(ob):
             res.data["outbox_events"] = {str(k): int(v) for k, v in ob["action"].value_counts().items()}
         return res
+
+    def _drain(self, run: RunData, res: AnalyzerResult) -> None:
+        """Report how the bounded wait for the service's write-behind queue ended."""
+        for step in run.timeline:
+            if step.get("action") == "outbox_check":
+                res.data["drain"] = step.get("detail")
+
+    def _lost(self, run: RunData, res: AnalyzerResult, recs: pd.DataFrame, present: np.ndarray,
+              match: np.ndarray, compared: int) -> None:
+        persisted = recs["persisted"].to_numpy(dtype=object)
+        said_false = np.array([p is False or p == 0 for p in persisted], dtype=bool)
+        t0 = run.t0
+
+        def sample(mask: np.ndarray) -> list[dict[str, Any]]:
+            return [{"session_id": str(r["session_id"]), "turn": int(r["turn"]),
+                     "t_rel": round(float(r["ts"]) - t0, 3), "ts": float(r["ts"]), "id": r["id"]}
+                    for r in recs[mask].head(200).to_dict("records")]
+
+        def words(items: list[dict[str, Any]]) -> str:
+            return ", ".join(f"{x['session_id']}#{x['turn']} at t+{x['t_rel']}s" for x in items[:5])
+
+        how = f"content compared by SHA-256 ({compared} hashes)" if compared else "presence only (no hashes)"
+        acked = ~said_false
+        missing = acked & ~present
+        overwritten = acked & present & ~match
+        lost = missing | overwritten
+        res.data.update(acknowledged=int(acked.sum()), lost_count=int(lost.sum()), lost=sample(lost),
+                        overwritten=int(overwritten.sum()))
+        res.check("no_lost_turns", not lost.any(), int(lost.sum()), "every 200 reply stored in DynamoDB",
+                  (f"{int(missing.sum())} of {int(acked.sum())} replies missing from the table and "
+                   f"{int(overwritten.sum())} overwritten by another turn with the same key ({how}); first: "
+                   + words(sample(lost))) if lost.any() else f"all {int(acked.sum())} replies stored ({how})")
+        late = said_false & match
+        never = said_false & ~match
+        res.data["not_persisted"] = {"count": int(said_false.sum()), "arrived_later": int(late.sum()),
+                                     "never_arrived": int(never.sum()),
+                                     "never_arrived_sample": [f"{x['session_id']}#{x['turn']}"
+                                                              for x in sample(never)[:20]]}
+        if said_false.any():
+            res.check("never_arrived", not never.any(), int(never.sum()),
+                      "every reply answered persisted:false reaches DynamoDB by the end of the drain",
+                      (f"{int(never.sum())} of {int(said_false.sum())} never arrived, first: " + words(sample(never)))
+                      if never.any() else f"all {int(said_false.sum())} arrived after the reply")
+        exp = recs["expected_session_id"] if "expected_session_id" in recs.columns else None
+        if exp is not None:
+            swapped = (exp.notna() & (exp.astype(str) != recs["session_id"].astype(str))).to_numpy()
+            res.check("session_identity", not swapped.any(), int(swapped.sum()),
+                      "every reply is for the session the client's cookie holds",
+                      f"{int(swapped.sum())} replies named another session: {words(sample(swapped))}"
+                      if swapped.any() else "every reply kept its session")
+
+    def _content(self, res: AnalyzerResult, sub: pd.DataFrame, compared: int) -> None:
+        blank = pd.Series("", index=sub.index)
+        empty = ((sub.get("user_message", blank).fillna("").astype(str) == "")
+                 | (sub.get("assistant_reply", blank).fillna("").astype(str) == ""))
+        res.check("content", not empty.any(), int(empty.sum()), "0 empty items",
+                  f"{int(empty.sum())} stored turns with an empty message or reply"
+                  + ("" if compared else " (no hashes in the records: content not compared)"))
+
+    def _ttl(self, slo: Slo, res: AnalyzerResult, sub: pd.DataFrame) -> None:
+        if "ttl" not in sub.columns or "timestamp" not in sub.columns:
+            res.check("ttl_24h", False, None, "ttl and timestamp attributes present",
+                      "table items lack ttl or timestamp")
+            return
+        ttl_s = float(slo.get("durability", "ttl_s"))
+        tol = float(slo.get("durability", "ttl_tolerance_s"))
+        delta = (pd.to_numeric(sub["ttl"], errors="coerce")
+                 - pd.to_numeric(sub["timestamp"], errors="coerce")).to_numpy(dtype=float)
+        bad = ~(np.abs(delta - ttl_s) <= tol)
+        fin = np.isfinite(delta)
+        res.data["ttl_offset_s"] = {"min": float(np.nanmin(delta)) if fin.any() else None,
+                                    "max": float(np.nanmax(delta)) if fin.any() else None}
+        worst = float(np.nanmax(np.abs(delta - ttl_s))) if fin.any() else None
+        res.check("ttl_24h", not bad.any(), int(bad.sum()), f"ttl = timestamp + {ttl_s:g} ± {tol:g} s",
+                  f"{int(bad.sum())} items off; worst deviation {worst} s" if bad.any()
+                  else f"worst deviation {worst} s")

@@ -26,22 +26,26 @@ class IntegrityAnalyzer:
         result = AnalyzerResult(self.name)
         meta = run.run or {}
         if not meta:
-            result.status, result.reason = "skipped", "no run.json"
-            return result
+            return result.skip(run.missing.get("run.json", "no run.json"))
+        missing = {k: v for k, v in run.missing.items() if k != "taps/dynamodb.jsonl"}
+        result.data["missing_inputs"] = missing
         errors = list(meta.get("rollback_errors") or [])
         result.check(
             "rollback", not errors, len(errors), "every fault removed",
             "; ".join(errors) if errors else "all faults rolled back",
         )
-        interrupted = bool(meta.get("interrupted"))
-        result.check("completed", not interrupted, interrupted, "run not interrupted",
-                     "interrupted before the end of recovery" if interrupted else "all phases ran")
+        status = str(meta.get("status") or ("interrupted" if meta.get("interrupted") else "completed"))
+        why = {"completed": "all phases ran", "interrupted": "interrupted before the end of recovery",
+               "aborted": f"ended early: {(meta.get('aborted') or {}).get('reason', '')}",
+               "failed": f"the run itself failed: {meta.get('error', '')}"}.get(status, status)
+        result.check("completed", status == "completed", status, "status completed", why)
         phases = meta.get("phases") or []
         records = run.records
         if phases and len(records) and "ts" in records:
+            started = records["intended_start"].fillna(records["ts"])
             empty = [
                 p["name"] for p in phases
-                if not ((records["ts"] >= p["start"]) & (records["ts"] < p["end"])).any()
+                if not ((started >= p["start"]) & (started < p["end"])).any()
             ]
             result.check("load_in_every_phase", not empty, len(empty), "requests in every phase",
                          f"no requests in: {', '.join(empty)}" if empty else

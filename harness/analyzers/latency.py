@@ -1,4 +1,4 @@
-"""Latency analyzer: user-facing chat percentiles per phase and memory path, and DynamoDB read p99.
+"""Latency analyzer: user-facing chat percentiles per phase and memory path, and DynamoDB call p99.
 
 Why two latencies: Locust is closed-loop, so a stalled server shows up as one
 slow sample instead of the many requests that should have been sent
@@ -8,6 +8,12 @@ would have seen (they are equal for closed-loop users, larger for late open-mode
 arrivals). Checks use the corrected figure by default. Optionally hdrh's
 expected-interval correction (``record_corrected_value``) is shown as a third
 variant, labelled ``hdr_corrected``.
+
+Failed requests stay in: a refused connection is fast, and dropping it (or
+keeping it) must not make a dead service look quick, so its time to failure
+counts and the failed share is reported beside every percentile. Each p99
+check carries binomial order-statistic bounds (:mod:`quantile_ci`) and is
+inconclusive when its sample cannot decide it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ import numpy as np
 import pandas as pd
 
 from harness.analyzers.base import AnalyzerResult
+from harness.analyzers.dynamo_calls import dynamodb_calls
 from harness.analyzers.hist import hist_from_us, spectrum, summarize
+from harness.analyzers.quantile_ci import METHOD, judge_quantile
+from harness.analyzers.requests import classify, run_phase
 from harness.analyzers.rundata import RunData
 from harness.slo import Slo
 
@@ -39,18 +48,13 @@ class LatencyAnalyzer:
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
         recs = run.records
-        reads = run.events_of("memory_read")
-        if not len(recs) and not len(reads):
-            res.status = "skipped"
-            res.reason = "; ".join(v for k, v in run.missing.items() if k in ("records/records.jsonl",
-                                                                           "events.jsonl")) or "no records"
+        if not len(recs):
+            res.skip(run.missing.get("records/records.jsonl", "records.jsonl holds no requests"))
+            self._dynamo(run, slo, res)
             return res
         res.data["checks_use"] = "corrected" if slo.get("latency", "use_corrected") else "uncorrected"
-        if len(recs):
-            self._chat(run, slo, res, recs)
-        else:
-            res.data["chat_skipped"] = run.missing.get("records/records.jsonl", "no request records")
-        self._dynamo(run, slo, res, reads)
+        self._chat(run, slo, res, recs)
+        self._dynamo(run, slo, res)
         return res
 
     # ------------------------------------------------------------------ chat
@@ -64,7 +68,7 @@ class LatencyAnalyzer:
         cor = (ts - intended) * 1e6
         cor = np.where(np.isfinite(cor), cor, unc)
         use = cor if slo.get("latency", "use_corrected") else unc
-        phase = run.phase_of(np.where(np.isfinite(intended), intended, ts))
+        phase = run_phase(run, np.where(np.isfinite(intended), intended, ts))
         mode = recs["memory_mode"].fillna("none").astype(str).to_numpy()
         interval_us = int(float(slo.get("latency", "expected_interval_ms")) * 1000)
 
@@ -94,22 +98,27 @@ class LatencyAnalyzer:
         res.data["spectrum"] = spectra
         ms = run.missed_starts
         res.data["missed_starts"] = len(ms)
-        status = recs["status"]
-        res.data["errors"] = int(((status.fillna(0) != 200) | recs["error"].notna()).sum())
         res.data["timeseries"] = self._timeseries(run, slo, ts, use, mode)
 
-        targets = slo.get("latency", "chat_p99_ms")
+        failed = classify(recs)["failed"].to_numpy()
+        res.data["error_share"] = {
+            ph: round(float(failed[phase == ph].mean()), 6) for ph in by_phase if ph != "all" and (phase == ph).any()
+        }
+        res.data["ci_method"] = METHOD
+        conf = float(slo.get("latency", "confidence"))
         label = res.data["checks_use"]
-        for ph, target in targets.items():
-            if ph not in by_phase:
+        for ph, target in slo.get("latency", "chat_p99_ms").items():
+            m = phase == ph
+            values = use[m] / 1000.0
+            name, goal = f"{ph}.p99", f"<= {float(target):g} ms"
+            if not m.any():
+                res.inconclusive(name, None, goal, f"no requests in the {ph} phase")
                 continue
-            st = by_phase[ph][label]
-            if not st.get("count"):
-                continue
-            p99 = float(st["p99"])
-            res.check(f"{ph}.p99", p99 <= float(target), round(p99, 3), f"<= {float(target):g} ms",
-                      f"user-facing chat p99 ({label}, n={st['count']}, p50={st['p50']} ms, "
-                      f"p95={st['p95']} ms)")
+            decision, b, why = judge_quantile(values, 0.99, float(target), conf)
+            err = float(failed[m].mean())
+            detail = (f"user-facing chat p99 ({label}, failed requests included at their time to failure; "
+                      f"{err:.2%} of these {b.n} failed), {b.describe()}")
+            res.judge(name, decision, None if b.estimate is None else round(b.estimate, 3), goal, detail, why)
 
     def _timeseries(self, run: RunData, slo: Slo, ts: np.ndarray, use: np.ndarray,
                     mode: np.ndarray) -> dict[str, Any]:
@@ -136,21 +145,27 @@ class LatencyAnalyzer:
         return out
 
     # ---------------------------------------------------------------- dynamo
-    def _dynamo(self, run: RunData, slo: Slo, res: AnalyzerResult, reads: pd.DataFrame) -> None:
-        if not len(reads):
-            res.data["dynamodb_read_skipped"] = run.missing.get("events.jsonl", "no memory_read events")
+    def _dynamo(self, run: RunData, slo: Slo, res: AnalyzerResult) -> None:
+        """p99 of every DynamoDB call per operation and phase, as CloudWatch reports SuccessfulRequestLatency."""
+        calls = dynamodb_calls(run)
+        res.data["dynamodb_source"] = calls.source
+        if calls.frame is None or not len(calls.frame):
+            res.data["dynamodb_skipped"] = calls.why_missing or "no DynamoDB calls recorded"
             return
-        r = reads[(reads["store"] == "dynamodb") & (reads["outcome"] != "circuit_open")]
-        lat = pd.to_numeric(r["latency_ms"], errors="coerce").to_numpy(dtype=float) * 1000.0
-        phase = run.phase_of(r["ts"].to_numpy(dtype=float))
+        df = calls.frame[calls.frame["ok"]]
+        phase = run_phase(run, df["ts"].to_numpy(dtype=float))
+        ops = df["op"].astype(str).to_numpy()
+        lat_us = df["latency_ms"].to_numpy(dtype=float) * 1000.0
         out: dict[str, Any] = {}
         for ph in sorted(set(phase.tolist())):
-            out[ph or "outside"] = _stats(lat[phase == ph])
-        res.data["dynamodb_read"] = out
-        base = out.get("baseline") if run.phases else out.get("outside")
+            out[ph or "outside"] = {op: _stats(lat_us[(phase == ph) & (ops == op)])
+                                    for op in sorted(set(ops[phase == ph].tolist()))}
+        res.data["dynamodb"] = out
         target = float(slo.get("latency", "dynamodb_read_p99_ms"))
-        if base and base.get("count"):
-            p99 = float(base["p99"])
-            res.check("baseline.dynamodb_read.p99", p99 < target, round(p99, 3), f"< {target:g} ms",
-                      f"DynamoDB memory_read latency in baseline, client side (n={base['count']}, "
-                      f"p50={base['p50']} ms)")
+        conf = float(slo.get("latency", "confidence"))
+        base = phase == ("baseline" if run.phases else "")
+        for op in sorted(set(ops[base].tolist())):
+            decision, b, why = judge_quantile(lat_us[base & (ops == op)] / 1000.0, 0.99, target, conf, strict=True)
+            res.judge(f"dynamodb.baseline.{op}.p99", decision, None if b.estimate is None else round(b.estimate, 3),
+                      f"< {target:g} ms", f"DynamoDB {op} latency in the baseline ({calls.source}), "
+                      f"{b.describe()}", why)

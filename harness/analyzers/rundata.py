@@ -44,7 +44,8 @@ EVENT_COLUMNS = [
     "ts", "event", "breaker", "from", "to", "outcome", "store", "session_id", "latency_ms",
     "items", "bytes", "turn_number", "level", "memory_mode", "reason", "action", "persisted",
 ]
-PHASES = ("baseline", "fault", "recovery")
+WIRE_COLUMNS = ["ts", "proxy", "conn", "event", "seq", "method", "path", "target", "status", "request_ts",
+                "duration_ms", "error"]
 
 
 class RunDataError(ValueError):
@@ -226,6 +227,8 @@ class RunData:
     events: pd.DataFrame
     table: pd.DataFrame
     metrics_text: str | None
+    # the dynamodb proxy's wire tap (taps/dynamodb.jsonl), empty when the run had none
+    wire: pd.DataFrame = field(default_factory=pd.DataFrame)
     missing: dict[str, str] = field(default_factory=dict)
     malformed: dict[str, int] = field(default_factory=dict)
     duplicates_dropped: int = 0
@@ -377,5 +380,9 @@ def load_run(run_dir: Path | str) -> RunData:
         metrics_text = mp.read_text(encoding="utf-8", errors="replace")
     else:
         missing["metrics.txt"] = "metrics.txt not found"
-    return RunData(rd, run, timeline, records, missed, events, table, metrics_text, missing, malformed, dups,
-                   np.asarray(item_bytes, dtype=np.int64) if len(item_bytes) == len(table) else None)
+    wire = jl("taps/dynamodb.jsonl", WIRE_COLUMNS)
+    if len(wire):
+        wire["ts"] = pd.to_numeric(wire["ts"], errors="coerce")
+        wire = wire.sort_values("ts", kind="stable").reset_index(drop=True)
+    return RunData(rd, run, timeline, records, missed, events, table, metrics_text, wire, missing, malformed,
+                   dups, np.asarray(item_bytes, dtype=np.int64) if len(item_bytes) == len(table) else None)

@@ -19,21 +19,24 @@ from typing import Any
 import httpx
 
 
-def copy_events(source: Path | None, dest: Path, since: float) -> int:
-    """Copy event-log lines with ``ts >= since`` into ``dest``; return how many."""
+def copy_events(source: Path | None, dest: Path, since: float) -> int | None:
+    """Copy event-log lines with ``ts >= since`` into ``dest``; return how many (None: no log to copy).
+
+    A missing log stays missing -- no empty file is made -- so the analyzers
+    that need it say "inconclusive" instead of reading "nothing happened".
+    """
+    if source is None or not source.exists():
+        return None
     count = 0
-    with dest.open("w") as out:
-        if source is None or not source.exists():
-            return 0
-        with source.open() as handle:
-            for line in handle:
-                try:
-                    ts = float(json.loads(line).get("ts", 0))
-                except (ValueError, AttributeError):
-                    continue
-                if ts >= since:
-                    out.write(line if line.endswith("\n") else line + "\n")
-                    count += 1
+    with dest.open("w") as out, source.open() as handle:
+        for line in handle:
+            try:
+                ts = float(json.loads(line).get("ts", 0))
+            except (ValueError, AttributeError):
+                continue
+            if ts >= since:
+                out.write(line if line.endswith("\n") else line + "\n")
+                count += 1
     return count
 
 
@@ -43,8 +46,7 @@ def scrape_metrics(service_url: str, dest: Path) -> bool:
         resp = httpx.get(f"{service_url}/metrics", timeout=5)
         resp.raise_for_status()
     except httpx.HTTPError:
-        dest.write_text("")
-        return False
+        return False  # absent, not empty: nothing was scraped
     dest.write_text(resp.text)
     return True
 

@@ -105,15 +105,6 @@ class LocustRun:
         head = self.procs[0] if self.procs else None
         return bool(head and head.popen and head.popen.poll() is None)
 
-    def wait(self, timeout: float) -> int | None:
-        """Wait for the (master) process; return its exit code or None on timeout."""
-        head = self.procs[0]
-        assert head.popen is not None
-        try:
-            return head.popen.wait(timeout=timeout)
-        except Exception:
-            return None
-
     def stop(self) -> None:
         """Stop the master (or single process) first: it tells its workers to stop and flush
         their last records before they quit; then stop whatever workers remain."""
@@ -135,6 +126,8 @@ class LiveStats:
         self._recent: deque[tuple[float, int, str]] = deque()
         self.total = 0
         self.failures = 0
+        self.errors = 0  # failed requests (not wrong answers): what an early abort looks at
+        self.first_error: str | None = None
 
     def poll(self) -> None:
         try:
@@ -157,11 +150,20 @@ class LiveStats:
             self.total += 1
             if rec.get("status") != 200 or rec.get("verdict") in ("wrong", "error"):
                 self.failures += 1
+            if rec.get("status") not in (200, 101) or (rec.get("error") and rec.get("verdict") != "wrong"):
+                self.errors += 1
+                if self.first_error is None:
+                    self.first_error = str(rec.get("error") or f"HTTP {rec.get('status')}")[:120]
             self._recent.append((float(rec.get("ts", 0)), int(rec.get("latency_us", 0)),
                                  str(rec.get("memory_mode"))))
         cutoff = time.time() - self.window_s
         while self._recent and self._recent[0][0] < cutoff:
             self._recent.popleft()
+
+    def poll_all(self) -> int:
+        """Read whatever is new and return the total requests seen."""
+        self.poll()
+        return self.total
 
     def p99_ms(self) -> float | None:
         if not self._recent:

@@ -4,13 +4,23 @@ Guarantees, in order of importance:
 1. every fault applied is rolled back, and a rollback that fails is reported
    loudly (stderr, ``run.json`` and a failing check in the verdict);
 2. every process the run started (Locust, and the stack if it brought one up)
-   is stopped, on success, Ctrl-C, SIGTERM or a crash;
-3. the evidence is written to the run directory before the analyzers read it.
+   is stopped, on success, Ctrl-C, SIGTERM or a crash -- one ``ExitStack`` owns
+   them all, so no exit path can skip a step;
+3. ``run.json`` is always written, with the run's status (completed, aborted,
+   failed, interrupted) and its error, like a journal that is always finished;
+4. the evidence is written to the run directory before the analyzers read it.
+
+A target that refuses connections, or answers nothing but errors in the first
+seconds of the baseline, ends the run early: a dead service must fail fast,
+not be measured for a minute.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +43,15 @@ from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 DESIGN_BREAKER: dict[str, float] = {"threshold": 5, "window_s": 10.0, "open_s": 30.0, "timeout_ms": 200}
 QUICK_BREAKER: dict[str, float] = {"threshold": 5, "window_s": 5.0, "open_s": 3.0, "timeout_ms": 200}
 DESIGN_PHASES = (20.0, 60.0, 40.0)
-QUICK_PHASES = (6.0, 12.0, 10.0)
+# Quick phases and load are sized so every phase holds well over the 299
+# samples a 95 % upper bound on a p99 needs (about 90 turns/s with 20 users).
+QUICK_PHASES = (8.0, 14.0, 10.0)
+QUICK_USERS = 20
+QUICK_THINK_S = 0.2
+
+
+class RunAborted(RuntimeError):
+    """The target is dead or answers only errors: the run ends early with a fail."""
 
 
 @dataclass
@@ -59,17 +77,23 @@ class ChaosOptions:
     stack_urls: dict[str, str | None] = field(default_factory=dict)
     external_events: Path | None = None
     external_dynamodb: str | None = None
+    seed: int = field(default_factory=lambda: random.SystemRandom().randrange(1, 2**31))
+    think_time_s: float | None = None
+    drain_timeout_s: float = 60.0
+    abort_window_s: float = 3.0
+    abort_min_requests: int = 5
 
 
 @dataclass
 class ChaosResult:
-    """What the CLI needs to finish: where the reports are and the exit code."""
+    """What the CLI needs to finish: where the reports are, the exit code and a one-line headline."""
 
     run_dir: Path
     passed: bool
     exit_code: int
     summary: str
     rollback_errors: list[str]
+    headline: str = ""
 
 
 def make_run_id(variant: str, label: str) -> str:
@@ -94,6 +118,12 @@ class ChaosRun:
         self.phases: list[dict[str, Any]] = []
         self.fault_window: dict[str, Any] = {}
         self.locust_exit: int | None = None
+        self.status = "completed"
+        self.error: str | None = None
+        self.aborted: dict[str, Any] | None = None
+        self.tapped: list[str] = []
+        self.tap_note = ""
+        self.evidence: dict[str, Any] = {}
 
     # -- stack -----------------------------------------------------------------
     def _resolve_stack(self) -> tuple[str, str | None]:
@@ -151,35 +181,98 @@ class ChaosRun:
 
     # -- main ------------------------------------------------------------------
     def execute(self) -> ChaosResult:
+        """Run the timeline; every exit path rolls back, stops what it started and writes run.json."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         launched = time.time()
-        interrupted = False
-        client: ToxiproxyClient | None = None
+        self.console.print(f"seed: {self.opts.seed} (repeat with --seed {self.opts.seed})")
         try:
-            with sigterm_as_interrupt():
-                service_url, toxi_url = self._resolve_stack()
-                client = ToxiproxyClient(toxi_url) if toxi_url else None
-                self._wire_llm_fault()
-                self._drive(service_url, client)
-        except KeyboardInterrupt:
-            interrupted = True
-            self.console.print("[yellow]interrupted: rolling back faults and stopping load[/]")
-        finally:
-            self._rollback(client)
-            if self.locust is not None:
-                self.locust.stop()
-        try:
-            if not interrupted:
+            with sigterm_as_interrupt(), contextlib.ExitStack() as owned:
+                service_url, client = self._open(owned)
+                try:
+                    self._preflight(service_url)
+                    self._drive(service_url, client)
+                except RunAborted as exc:
+                    self.status, self.aborted = "aborted", {"reason": str(exc), "requests": self._sent()}
+                    self.console.print(f"[bold red]aborted: {exc}[/]")
+                self._rollback(client)
+                self._stop_load()
+                self._untap(client)
                 self._collect(launched)
+        except KeyboardInterrupt:
+            self.status = "interrupted"
+            self.console.print("[yellow]interrupted: faults rolled back, load and stack stopped[/]")
+        except Exception as exc:
+            self.status, self.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
         finally:
-            if client is not None:
-                client.close()
-            if self.own_stack_home is not None:
-                lifecycle.down(self.own_stack_home)
-        self._write_run_json(launched, interrupted)
-        if interrupted:
-            return ChaosResult(self.run_dir, False, 130, "interrupted", self.rollback_errors)
+            self._write_run_json(launched)
+        if self.status == "interrupted":
+            return ChaosResult(self.run_dir, False, 130, "interrupted", self.rollback_errors, "interrupted")
         return self._judge()
+
+    def _open(self, owned: contextlib.ExitStack) -> tuple[str, ToxiproxyClient | None]:
+        """Bring up (or find) the stack and the proxy client, each registered for teardown in reverse order."""
+        owned.callback(self._down_own_stack)
+        service_url, toxi_url = self._resolve_stack()
+        client = ToxiproxyClient(toxi_url) if toxi_url else None
+        if client is not None:
+            owned.callback(client.close)
+            owned.callback(self._untap, client)
+        owned.callback(self._stop_load)
+        owned.callback(self._rollback, client)
+        self._wire_llm_fault()
+        self._tap(client)
+        return service_url, client
+
+    def _down_own_stack(self) -> None:
+        if self.own_stack_home is not None:
+            lifecycle.down(self.own_stack_home)
+            self.own_stack_home = None
+
+    def _stop_load(self) -> None:
+        if self.locust is not None:
+            self.locust.stop()
+            head = self.locust.procs[0].popen if self.locust.procs else None
+            self.locust_exit = head.returncode if head else None
+
+    def _sent(self) -> int:
+        return LiveStats(self.run_dir / "records" / "records.jsonl").poll_all()
+
+    def _preflight(self, service_url: str) -> None:
+        """Refuse to measure a target nothing listens on: one TCP connect before any load."""
+        host, port = _host_port(service_url)
+        try:
+            with socket.create_connection((host, port), timeout=3.0):
+                pass
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise RunAborted(f"target {service_url} is not accepting connections ({why})") from None
+
+    def _tap(self, client: ToxiproxyClient | None) -> None:
+        """Ask our Toxiproxy server to log DynamoDB calls on the wire; note it when the server has no tap."""
+        if client is None:
+            self.tap_note = "no Toxiproxy: no wire evidence"
+            return
+        taps = self.run_dir / "taps"
+        taps.mkdir(exist_ok=True)
+        try:
+            if client.start_tap("dynamodb", taps / "dynamodb.jsonl"):
+                self.tapped.append("dynamodb")
+                self.tap_note = "wire tap on the dynamodb proxy"
+            else:
+                self.tap_note = "this Toxiproxy has no tap (a real Toxiproxy): breaker checks use the service log"
+        except ToxiproxyError as exc:
+            self.tap_note = f"could not tap the dynamodb proxy: {exc}"
+        if not self.tapped:
+            self.console.print(f"[yellow]note: {self.tap_note}[/]")
+
+    def _untap(self, client: ToxiproxyClient | None) -> None:
+        while self.tapped and client is not None:
+            proxy = self.tapped.pop()
+            try:
+                client.stop_tap(proxy)
+            except ToxiproxyError as exc:
+                self.console.print(f"[yellow]could not stop the tap on {proxy}: {exc}[/]")
 
     def _wire_llm_fault(self) -> None:
         """Point LLM error faults at the stand-in's control API when the LLM is ours."""
@@ -200,6 +293,8 @@ class ChaosRun:
             host=service_url, scenarios=opts.scenarios, users=opts.users, spawn_rate=max(1.0, opts.users),
             run_time_s=total + startup_allowance, record_dir=records, log_dir=self.run_dir / "logs",
             arrival_rate=opts.arrival_rate, workers=opts.workers,
+            extra_args=["--harness-seed", str(opts.seed),
+                        *(["--think-time", f"{opts.think_time_s:g}"] if opts.think_time_s is not None else [])],
         )
         self.locust = LocustRun(plan)
         self.locust.start()
@@ -236,13 +331,23 @@ class ChaosRun:
                     break
                 if not self.locust.running():
                     raise RuntimeError(f"locust stopped early (see {self.run_dir / 'logs'})")
+                if current == "baseline":
+                    self._check_alive(stats, now - t0)
                 live.update(self._panel(current, stats, t0, total))
                 # Wake up exactly at the next boundary, so a fault starts on schedule.
                 upcoming = [b for b in (bounds[1][1], bounds[2][1], bounds[2][2]) if b > time.time()]
                 time.sleep(max(0.0, min([0.1, *(b - time.time() for b in upcoming)])))
         self._mark("phase_end", "recovery")
-        self.locust.stop()
-        self.locust_exit = self.locust.procs[0].popen.returncode if self.locust.procs[0].popen else None
+        self._stop_load()
+
+    def _check_alive(self, stats: LiveStats, elapsed: float) -> None:
+        """End the run when the first seconds of the baseline brought nothing but failed requests."""
+        opts = self.opts
+        if elapsed < opts.abort_window_s or stats.total < opts.abort_min_requests:
+            return
+        if stats.errors == stats.total:
+            raise RunAborted(f"all {stats.total} requests in the first {elapsed:.1f} s of the baseline failed "
+                             f"(e.g. {stats.first_error or 'no usable reply'})")
 
     def _panel(self, phase: str, stats: LiveStats, t0: float, total: float) -> Table:
         stats.poll()
@@ -265,16 +370,27 @@ class ChaosRun:
         else:
             assert self.opts.target is not None
             service_url, events, dynamodb = self.opts.target, self.opts.external_events, self.opts.external_dynamodb
-        drain_timeout = 20.0 if self.opts.quick else 60.0
-        drained = evidence.wait_outbox_drained(service_url, drain_timeout)
+        if self.status == "aborted":
+            drained: dict[str, Any] = {"skipped": "run aborted"}
+        else:
+            began = time.monotonic()
+            drained = evidence.wait_outbox_drained(service_url, self.opts.drain_timeout_s)
+            drained["waited_s"] = round(time.monotonic() - began, 3)
+            drained["timeout_s"] = self.opts.drain_timeout_s
+        outbox = (drained.get("debug") or {}).get("outbox") if isinstance(drained.get("debug"), dict) else None
         self.timeline.append({"ts": time.time(), "phase": "recovery", "action": "outbox_check",
-                              "detail": {k: v for k, v in drained.items() if k != "debug"}})
-        evidence.copy_events(events, self.run_dir / "events.jsonl", launched)
-        evidence.scrape_metrics(service_url, self.run_dir / "metrics.txt")
+                              "detail": {**{k: v for k, v in drained.items() if k != "debug"},
+                                         "outbox": outbox}})
+        copied = evidence.copy_events(events, self.run_dir / "events.jsonl", launched)
+        self.evidence["events"] = "not available" if copied is None else f"{copied} events from {events}"
+        self.evidence["metrics"] = evidence.scrape_metrics(service_url, self.run_dir / "metrics.txt")
         if dynamodb:
-            evidence.dump_table(dynamodb, self.run_dir / "table.jsonl")
+            self.evidence["table_items"] = evidence.dump_table(dynamodb, self.run_dir / "table.jsonl")
+        else:
+            self.evidence["table_items"] = "no DynamoDB endpoint to scan (pass --dynamodb-url)"
+        self.evidence["wire"] = self.tap_note
 
-    def _write_run_json(self, launched: float, interrupted: bool) -> None:
+    def _write_run_json(self, launched: float) -> None:
         opts = self.opts
         backends = {}
         if self.state:
@@ -285,8 +401,14 @@ class ChaosRun:
             "run_id": self.run_dir.name,
             "variant": opts.variant,
             "launched_at": launched,
+            "ended_at": time.time(),
+            "status": self.status,
+            "error": self.error,
+            "aborted": self.aborted,
+            "seed": opts.seed,
+            "evidence": self.evidence,
             "quick": opts.quick,
-            "interrupted": interrupted,
+            "interrupted": self.status == "interrupted",
             "scenarios": opts.scenarios,
             "users": opts.users,
             "arrival_rate": opts.arrival_rate,
@@ -328,5 +450,15 @@ class ChaosRun:
         verdict = analyze_run(self.run_dir, load_slo(self.opts.slo_path))
         paths = write_reports(self.run_dir, verdict)
         summary = Path(paths["summary"]).read_text() if "summary" in paths else ""
-        passed = bool(verdict.passed) and not self.rollback_errors
-        return ChaosResult(self.run_dir, passed, 0 if passed else 1, summary, self.rollback_errors)
+        code = 1 if self.rollback_errors else verdict.exit_code
+        headline = verdict.headline()
+        if self.aborted:
+            headline = f"FAIL: {self.aborted['reason']}"
+        return ChaosResult(self.run_dir, code == 0, code, summary, self.rollback_errors, headline)
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)

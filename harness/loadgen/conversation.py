@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import random
 import time
@@ -27,7 +28,7 @@ import websocket
 from locust import User
 from locust.env import Environment
 
-from harness.loadgen.corpus import Judgement, Script, judge, load_corpus
+from harness.loadgen.corpus import Judgement, Script, has_stateless_notice, judge, load_corpus
 
 CHAT_NAME = "POST /chat"
 WS_NAME = "WS /ws message"
@@ -42,6 +43,32 @@ def corpus() -> tuple[Script, ...]:
 
 def pick_script(rng: random.Random) -> Script:
     return rng.choice(corpus())
+
+
+_USER_COUNTERS: dict[str, itertools.count[int]] = {}
+
+
+def run_seed(environment: Environment) -> int | None:
+    """The run's ``--harness-seed`` (None: unseeded)."""
+    options = environment.parsed_options
+    seed = getattr(options, "harness_seed", -1) if options is not None else -1
+    return None if seed is None or int(seed) < 0 else int(seed)
+
+
+def user_rng(user: User) -> random.Random:
+    """This user's random source: seeded from the run's seed, the worker and the user's ordinal.
+
+    With ``--harness-seed N`` the n-th user of a class on a given worker follows
+    the same scripts, with the same think times, in every run.
+    """
+    seed = run_seed(user.environment)
+    if seed is None:
+        return random.Random()
+    name = type(user).__name__
+    ordinal = next(_USER_COUNTERS.setdefault(name, itertools.count()))
+    runner = user.environment.runner
+    worker = getattr(runner, "worker_index", 0) if runner is not None else 0
+    return random.Random(f"{seed}/{worker}/{name}/{ordinal}")
 
 
 def sha256_hex(text: str) -> str:
@@ -73,12 +100,6 @@ class Session:
     def done(self) -> bool:
         return self.index >= len(self.script.turns)
 
-    def restart(self, script: Script) -> None:
-        """Follow a new script in the same session (a returning customer)."""
-        self.script = script
-        self.index = 0
-        self.replies = []
-
     def base_context(self, user_class: str, intended_start: float | None) -> dict[str, Any]:
         ctx: dict[str, Any] = {
             "scenario": self.scenario,
@@ -86,6 +107,8 @@ class Session:
             "session_id": self.session_id,
             "turn": self.last_turn_number + 1,
             "script": self.script.id,
+            # the session this client's cookie holds: a reply naming another one lost the session
+            "expected_session_id": self.session_id,
         }
         if intended_start is not None:
             ctx["intended_start"] = intended_start
@@ -116,6 +139,11 @@ class Session:
                 # can check content without records carrying the text itself.
                 user_message_sha256=sha256_hex(turn.message),
                 reply_sha256=sha256_hex(str(payload.get("response"))),
+                # how far back this turn's referent lies, so the analyzer can tell an honest
+                # "cache_only" non-answer (referent beyond Redis's window) from a wrong one;
+                # None when the anchor reply itself had nothing to resolve against
+                referent_distance=None if judgement.detail == "anchor missing" else turn.referent_distance,
+                notice=has_stateless_notice(str(payload.get("response"))),
             )
         ctx["verdict"] = judgement.verdict
         reply = payload.get("response") if payload else None
@@ -144,6 +172,31 @@ def http_turn(user: Any, session: Session, intended_start: float | None = None) 
     message = session.script.turns[session.index].message
     headers = {"Cookie": session.cookie} if session.cookie else {}
     ctx = session.base_context(type(user).__name__, intended_start)
+    start, t0 = time.time(), time.perf_counter()
+    try:
+        return _post_turn(user, session, message, headers, ctx)
+    except gevent.GreenletExit:
+        fire_in_flight(user.environment, "POST", CHAT_NAME, start, t0, ctx)
+        raise
+
+
+def fire_in_flight(environment: Environment, request_type: str, name: str, start: float, t0: float,
+                   ctx: dict[str, Any]) -> None:
+    """Record a request the load stop interrupted as a timeout at the stop time.
+
+    Locust kills a user's greenlet at stop without firing a request event, so a
+    service that never answers 1 % of requests would otherwise leave no trace.
+    """
+    ctx.update(status=None, verdict="error")
+    environment.events.request.fire(
+        request_type=request_type, name=name, response_time=(time.perf_counter() - t0) * 1000,
+        response_length=0, response=None, context=ctx,
+        exception=TimeoutError("in flight when the load stopped (timeout)"), start_time=start,
+    )
+
+
+def _post_turn(user: Any, session: Session, message: str, headers: dict[str, str],
+               ctx: dict[str, Any]) -> Judgement:
     with user.client.post(
         "/chat", json={"message": message}, headers=headers, name=CHAT_NAME, catch_response=True, context=ctx
     ) as resp:
@@ -262,6 +315,9 @@ class WSClient:
                 if payload is None:
                     exc = ValueError(f"unusable reply frame: {str(raw)[:120]!r}")
                 break
+        except gevent.GreenletExit:
+            fire_in_flight(self.environment, "WS", WS_NAME, start, t0, ctx)
+            raise
         except Exception as e:
             exc = e
             self.close()
@@ -311,4 +367,5 @@ __all__ = [
     "pick_script",
     "sha256_hex",
     "think",
+    "user_rng",
 ]

@@ -45,6 +45,12 @@ from typing import Any, Literal
 
 Verdict = Literal["resolved", "degraded", "wrong", "unchecked", "error"]
 
+STATELESS_NOTICES: tuple[str, ...] = (
+    "I'm having a brief technical hiccup with my memory",
+    "I've lost our conversation context",
+)
+"""The design's user-facing notices for stateless mode: a stateless reply must carry one."""
+
 DEGRADED_NOTICES: tuple[str, ...] = (
     "I'm having a brief technical hiccup with my memory",
     "I've lost our conversation context",
@@ -65,10 +71,28 @@ class ScriptTurn:
 
     message: str
     expect: Mapping[str, Any] | None = None
+    index: int = 0  # 0-based position in its script
 
     @property
     def checked(self) -> bool:
         return bool(self.expect)
+
+    @property
+    def referent_distance(self) -> int | None:
+        """How many turns back the referent lies (None for turns without one).
+
+        A ``list_item`` expectation names its anchor turn; a pronoun reference
+        (``reference: true``) points at what the previous exchange was about,
+        unless ``referent_turn`` names the turn.
+        """
+        if not self.expect:
+            return None
+        if "list_item" in self.expect:
+            return self.index - int(self.expect["list_item"]["turn"]) + 1
+        if self.expect.get("reference"):
+            turn = self.expect.get("referent_turn")
+            return self.index - int(turn) + 1 if isinstance(turn, int) else 1
+        return None
 
     @property
     def needs_memory(self) -> bool:
@@ -127,7 +151,7 @@ def _validate_expect(script_id: str, index: int, expect: Any) -> Mapping[str, An
     where = f"script {script_id!r} turn {index + 1}"
     if not isinstance(expect, Mapping):
         raise CorpusError(f"{where}: 'expect' must be an object")
-    unknown = set(expect) - _EXPECT_KEYS - {"reference", "note"}
+    unknown = set(expect) - _EXPECT_KEYS - {"reference", "referent_turn", "note"}
     if unknown:
         raise CorpusError(f"{where}: unknown expectation(s) {sorted(unknown)}")
     for key in ("contains", "contains_any", "absent"):
@@ -144,6 +168,9 @@ def _validate_expect(script_id: str, index: int, expect: Any) -> Mapping[str, An
             raise CorpusError(f"{where}: 'list_item' needs integer turn and position >= 1")
         if not 1 <= turn <= index:
             raise CorpusError(f"{where}: 'list_item' must refer to an earlier turn, got {turn}")
+    ref_turn = expect.get("referent_turn")
+    if ref_turn is not None and (not isinstance(ref_turn, int) or not 1 <= ref_turn <= index):
+        raise CorpusError(f"{where}: 'referent_turn' must be an earlier turn number")
     return expect
 
 
@@ -163,7 +190,7 @@ def parse_script(raw: Mapping[str, Any]) -> Script:
         if not isinstance(message, str) or not 1 <= len(message) <= 4000:
             raise CorpusError(f"script {script_id!r} turn {i + 1}: 'message' must be 1..4000 chars")
         expect = t.get("expect")
-        turns.append(ScriptTurn(message, _validate_expect(script_id, i, expect) if expect else None))
+        turns.append(ScriptTurn(message, _validate_expect(script_id, i, expect) if expect else None, i))
     return Script(
         id=script_id,
         description=str(raw.get("description", "")),
@@ -205,6 +232,11 @@ class Judgement:
 
 def _has(reply_lower: str, needle: str) -> bool:
     return needle.lower() in reply_lower
+
+
+def has_stateless_notice(reply: str) -> bool:
+    low = reply.lower()
+    return any(n.lower() in low for n in STATELESS_NOTICES)
 
 
 def is_degraded_notice(reply: str) -> bool:
@@ -264,11 +296,13 @@ def judge(
 
 __all__ = [
     "DEGRADED_NOTICES",
+    "STATELESS_NOTICES",
     "CorpusError",
     "Judgement",
     "Script",
     "ScriptTurn",
     "Verdict",
+    "has_stateless_notice",
     "is_degraded_notice",
     "judge",
     "load_corpus",

@@ -71,6 +71,13 @@ def add_arguments(parser: Any) -> None:
         help="ZipfReturningUser: Zipf exponent s (default 1.2)",
     )
     group.add_argument(
+        "--harness-seed",
+        type=int,
+        default=-1,
+        env_var="HARNESS_SEED",
+        help="seed for every user's script and think-time choices (default -1: unseeded)",
+    )
+    group.add_argument(
         "--think-time",
         type=float,
         default=1.0,

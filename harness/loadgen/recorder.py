@@ -75,6 +75,10 @@ _CONTEXT_FIELDS = (
     "persisted",
     "user_message_sha256",
     "reply_sha256",
+    "referent_distance",
+    "notice",
+    "expected_session_id",
+    "seed",
 )
 
 

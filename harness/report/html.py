@@ -22,10 +22,15 @@ h1{font-size:22px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #dd
 table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
 th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f5f5f5} tr.fail td{background:#fdecea} tr.pass td.st{color:#2e7d32;font-weight:600}
-tr.fail td.st{color:#c62828;font-weight:600} .badge{display:inline-block;padding:4px 10px;border-radius:4px;color:#fff}
+tr.fail td.st{color:#c62828;font-weight:600}
+tr.inconclusive td{background:#fff8e1} tr.inconclusive td.st{color:#8d6e00;font-weight:600} .unsure{background:#b58900}
+.badge{display:inline-block;padding:4px 10px;border-radius:4px;color:#fff}
 .ok{background:#2e7d32}.bad{background:#c62828} img{max-width:100%;display:block;margin:8px 0}
 code{background:#f5f5f5;padding:0 3px}
 """
+
+
+BADGE_CLASS = {"pass": "ok", "fail": "bad", "inconclusive": "unsure"}
 
 
 def _e(x: Any) -> str:
@@ -37,7 +42,8 @@ def build_html(verdict: Verdict) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Chaos run {_e(verdict.run_id)}</title><style>{CSS}</style></head><body>",
         f"<h1>Chaos run <code>{_e(verdict.run_id)}</code> — variant {_e(verdict.variant)} "
-        f"<span class='badge {'ok' if verdict.passed else 'bad'}'>{'PASS' if verdict.passed else 'FAIL'}</span></h1>",
+        f"<span class='badge {BADGE_CLASS[verdict.outcome]}'>{verdict.outcome.upper()}</span></h1>",
+        f"<p class='headline'>{_e(verdict.headline())}</p>",
     ]
     f = verdict.run.get("fault")
     if isinstance(f, dict):
@@ -52,9 +58,10 @@ def build_html(verdict: Verdict) -> str:
     p.append("<h2>Checks</h2><table><tr><th>status</th><th>check</th><th>measured</th><th>target</th>"
              "<th>detail</th></tr>")
     for c in verdict.checks:
-        cls = "pass" if c.passed else "fail"
-        p.append(f"<tr class='{cls}'><td class='st'>{'PASS' if c.passed else 'FAIL'}</td><td>{_e(c.name)}</td>"
-                 f"<td>{_e(c.measured)}</td><td>{_e(c.target)}</td><td>{_e(c.detail)}</td></tr>")
+        why = f"<b>{_e(c.reason)}</b> " if c.reason else ""
+        opt = " <i>(required)</i>" if c.required else (" <i>(optional, reported only)</i>" if c.optional else "")
+        p.append(f"<tr class='{c.outcome}'><td class='st'>{c.outcome.upper()}</td><td>{_e(c.name)}{opt}</td>"
+                 f"<td>{_e(c.measured)}</td><td>{_e(c.target)}</td><td>{why}{_e(c.detail)}</td></tr>")
     for name, r in verdict.results.items():
         if r.status != "ok":
             p.append(f"<tr><td class='st'>{_e(r.status.upper())}</td><td>{_e(name)}</td><td></td><td></td>"

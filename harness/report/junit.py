@@ -3,7 +3,8 @@
 Follows the common JUnit XML schema: ``<testsuites>`` with one ``<testsuite name
 tests failures errors skipped time>``; each check is a ``<testcase classname
 name>``; a failed check carries ``<failure message type>`` with measured vs
-target. Skipped analyzers appear as one skipped testcase each.
+target; an inconclusive one is ``<skipped message>`` carrying why it could not be
+decided. Skipped analyzers appear as one skipped testcase each.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ def build_junit(verdict: Verdict) -> ET.ElementTree:
         for c in res.checks:
             tests += 1
             tc = ET.SubElement(suite, "testcase", classname=f"harness.{aname}", name=c.name, time="0")
-            if not c.passed:
+            if c.inconclusive:
+                skipped += 1
+                ET.SubElement(tc, "skipped", message=f"inconclusive: {c.reason or 'not enough evidence'}").text = \
+                    f"measured {c.measured} vs target {c.target}. {c.detail}"
+            elif not c.passed:
                 kind = "error" if res.status == "error" else "failure"
                 if kind == "error":
                     errors += 1
@@ -49,7 +54,7 @@ def build_junit(verdict: Verdict) -> ET.ElementTree:
     ET.SubElement(suite, "properties")
     props = suite.find("properties")
     assert props is not None
-    for k, v in (("variant", verdict.variant), ("passed", str(verdict.passed).lower())):
+    for k, v in (("variant", verdict.variant), ("outcome", verdict.outcome), ("passed", str(verdict.passed).lower())):
         ET.SubElement(props, "property", name=k, value=v)
     suite.remove(props)
     suite.insert(0, props)

@@ -1,4 +1,4 @@
-"""verdict.json (contracts §6): the machine-readable verdict the CI gate and later tooling read."""
+"""verdict.json: the machine-readable verdict the CI gate and later tooling read."""
 
 from __future__ import annotations
 

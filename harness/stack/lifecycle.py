@@ -249,6 +249,8 @@ def status(home: Path) -> dict[str, Any]:
     comps: dict[str, Any] = {}
     for name, info in state.get("components", {}).items():
         entry = {k: info.get(k) for k in ("backend", "url", "proxy_url", "pid", "log")}
+        if info.get("event_log"):
+            entry["event_log"] = info["event_log"]  # what `harness chaos --service-events` wants
         entry["alive"] = bool(info.get("pid")) and is_alive(info["pid"], info.get("create_time"))
         entry["healthy"] = _healthy(name, info)
         comps[name] = entry
@@ -271,6 +273,8 @@ def status(home: Path) -> dict[str, Any]:
         "home": str(home),
         "variant": state.get("variant"),
         "created_at": state.get("created_at"),
+        "breaker": state.get("breaker"),
+        "event_log": state.get("components", {}).get("service", {}).get("event_log"),
         "components": comps,
         "proxies": proxies,
     }

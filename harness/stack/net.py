@@ -74,6 +74,8 @@ def require_loopback(url: str, what: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AddressError(f"{what}: {url!r} is not an http(s) URL")
+    if "@" in parts.netloc:
+        raise AddressError(f"{what}: {url!r} carries user info (user@host); give a plain http://127.0.0.1:PORT URL")
     if not is_loopback(parts.hostname):
         raise AddressError(
             f"{what}: {parts.hostname} is not a loopback address; load and faults only target 127.0.0.0/8"

@@ -1,0 +1,91 @@
+"""What an external ``--target``'s breaker is configured to do, learned before the run.
+
+Why: the breaker analyzer judges openings and closings against the breaker's
+own timings. Assuming them ("``--quick`` means a 3 s open state") would judge a
+user's service against numbers it never claimed. The target's
+``/debug/memory`` says what it runs with; ``--breaker`` can state it for a
+service without that endpoint, and when both exist they must agree.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from harness.durations import DurationError, parse_duration
+
+KEYS = ("threshold", "window_s", "open_s", "timeout_ms")
+_FLAG_KEYS = {"threshold": "threshold", "window": "window_s", "open": "open_s", "timeout": "timeout_ms"}
+
+
+class TargetError(ValueError):
+    """The target's breaker timings are unknown, malformed, or disagree with ``--breaker``."""
+
+
+def parse_breaker_flag(text: str) -> dict[str, float]:
+    """``threshold=5,window=10s,open=30s,timeout=200ms`` -> the run.json ``breaker`` mapping."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in _FLAG_KEYS:
+            raise TargetError(f"--breaker: expected threshold=N,window=DUR,open=DUR,timeout=DUR, got {part!r}")
+        try:
+            if key == "threshold":
+                number = float(int(value))
+                if number < 1:
+                    raise ValueError
+            else:
+                number = parse_duration(value) * (1000.0 if key == "timeout" else 1.0)
+        except (ValueError, DurationError):
+            raise TargetError(f"--breaker: bad value for {key}: {value!r}") from None
+        out[_FLAG_KEYS[key]] = number
+    missing = [k for k in _FLAG_KEYS if _FLAG_KEYS[k] not in out]
+    if missing:
+        raise TargetError(f"--breaker: missing {', '.join(missing)}")
+    return out
+
+
+class Unreachable(Exception):
+    """Nothing answered at the target at all (the run's own preflight will say so and fail it)."""
+
+
+def advertised(target: str, timeout_s: float = 3.0) -> dict[str, float] | None:
+    """The breaker config from ``<target>/debug/memory`` (None when the target does not say)."""
+    try:
+        resp = httpx.get(f"{target}/debug/memory", timeout=timeout_s)
+    except httpx.TransportError as exc:
+        raise Unreachable(str(exc)) from None
+    try:
+        data = resp.json() if resp.status_code == 200 else None
+    except ValueError:
+        return None
+    cfg = ((data or {}).get("breaker") or {}).get("config") if isinstance(data, dict) else None
+    if not isinstance(cfg, dict):
+        return None
+    try:
+        return {k: float(cfg[k]) for k in KEYS}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def breaker_of_target(target: str, flagged: dict[str, float] | None,
+                      fallback: dict[str, float]) -> dict[str, float]:
+    """The timings the analyzers should expect: the target's own, checked against ``--breaker``.
+
+    A target nothing answers at gets ``flagged`` or ``fallback``: the run's
+    preflight fails it at once, and no timing will ever be judged.
+    """
+    try:
+        seen = advertised(target)
+    except Unreachable:
+        return flagged or fallback
+    if seen is not None and flagged is not None:
+        diff = [f"{k} {flagged[k]:g} vs {seen[k]:g}" for k in KEYS if abs(flagged[k] - seen[k]) > 1e-9]
+        if diff:
+            raise TargetError(f"--breaker disagrees with {target}/debug/memory: " + ", ".join(diff))
+    if seen is not None:
+        return seen
+    if flagged is not None:
+        return flagged
+    raise TargetError(f"cannot learn the breaker's timings from {target}/debug/memory; pass "
+                      "--breaker threshold=5,window=10s,open=30s,timeout=200ms")
