@@ -78,7 +78,6 @@ _CONTEXT_FIELDS = (
     "referent_distance",
     "notice",
     "expected_session_id",
-    "seed",
 )
 
 
