@@ -21,10 +21,16 @@ from harness.toxiclient import ToxiproxyClient
 TOXIC_PREFIX = "harness_"
 
 
+def toxic_name(tag: str, what: str) -> str:
+    """``harness_<run tag>_<what>``: a toxic names the run that added it, so a dead run's can be found."""
+    return f"{TOXIC_PREFIX}{tag}_{what}" if tag else f"{TOXIC_PREFIX}{what}"
+
+
 class Fault(ABC):
     """One fault: how to apply it, how to undo it, and how to describe it."""
 
     kind: str = ""
+    tag: str = ""  # the owning run's tag, set by the runner before apply
 
     @abstractmethod
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
@@ -53,7 +59,7 @@ class LatencyFault(Fault):
 
     @property
     def toxic_name(self) -> str:
-        return f"{TOXIC_PREFIX}{self.proxy}_latency"
+        return toxic_name(self.tag, f"{self.proxy}_latency")
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         toxic = client.add_toxic(
@@ -114,7 +120,7 @@ class LlmErrorFault(Fault):
             resp = httpx.put(f"{self.control_url}/_standin/faults", json=body, timeout=5)
             resp.raise_for_status()
             return {"proxy": "llm", "toxic": None, "detail": {"standin_faults": body}}
-        toxic = client.add_toxic("llm", "reset_peer", {"timeout": 0}, name=f"{TOXIC_PREFIX}llm_errors",
+        toxic = client.add_toxic("llm", "reset_peer", {"timeout": 0}, name=toxic_name(self.tag, "llm_errors"),
                                  toxicity=self.rate)
         return {"proxy": "llm", "toxic": toxic["name"], "detail": toxic}
 
@@ -123,8 +129,8 @@ class LlmErrorFault(Fault):
             resp = httpx.delete(f"{self.control_url}/_standin/faults", timeout=5)
             resp.raise_for_status()
             return {"proxy": "llm", "toxic": None, "detail": {"standin_faults": None}}
-        client.remove_toxic("llm", f"{TOXIC_PREFIX}llm_errors")
-        return {"proxy": "llm", "toxic": f"{TOXIC_PREFIX}llm_errors"}
+        client.remove_toxic("llm", toxic_name(self.tag, "llm_errors"))
+        return {"proxy": "llm", "toxic": toxic_name(self.tag, "llm_errors")}
 
     def describe(self) -> str:
         return f"llm errors {self.rate:.0%} ({self.status})"

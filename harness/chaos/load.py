@@ -85,7 +85,7 @@ class LocustRun:
         common += plan.extra_args
         if plan.workers <= 0:
             argv = [*self._base(), *common, *self._classes()]
-            self.procs.append(spawn(argv, plan.log_dir / "locust.log", env))
+            self.procs.append(spawn(argv, plan.log_dir / "locust.log", env, die_with_parent=True))
             return
         port = free_port()
         master = [
@@ -93,13 +93,14 @@ class LocustRun:
             "--master-bind-port", str(port), "--expect-workers", str(plan.workers),
             "--expect-workers-max-wait", "30", *self._classes(),
         ]
-        self.procs.append(spawn(master, plan.log_dir / "locust-master.log", env))
+        self.procs.append(spawn(master, plan.log_dir / "locust-master.log", env, die_with_parent=True))
         for index in range(plan.workers):
             worker = [
                 *self._base(), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
                 "--record-dir", str(plan.record_dir), *self._classes(),
             ]
-            self.procs.append(spawn(worker, plan.log_dir / f"locust-worker-{index + 1}.log", env))
+            self.procs.append(spawn(worker, plan.log_dir / f"locust-worker-{index + 1}.log", env,
+                                    die_with_parent=True))
 
     def running(self) -> bool:
         head = self.procs[0] if self.procs else None

@@ -37,7 +37,8 @@ from harness.chaos.load import LiveStats, LoadPlan, LocustRun
 from harness.stack import lifecycle
 from harness.stack.lifecycle import UpOptions
 from harness.stack.procs import sigterm_as_interrupt
-from harness.state import load_state
+from harness.stack.stale import Registration, RunRegistry
+from harness.state import load_state, state_path
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
 DESIGN_BREAKER: dict[str, float] = {"threshold": 5, "window_s": 10.0, "open_s": 30.0, "timeout_ms": 200}
@@ -124,6 +125,10 @@ class ChaosRun:
         self.tapped: list[str] = []
         self.tap_note = ""
         self.evidence: dict[str, Any] = {}
+        self.tag = self.run_dir.name
+        self.home = opts.home or state_path().parent
+        self.registry = RunRegistry(self.home)
+        self.registration: Registration | None = None
 
     # -- stack -----------------------------------------------------------------
     def _resolve_stack(self) -> tuple[str, str | None]:
@@ -143,7 +148,7 @@ class ChaosRun:
             self.own_stack_home = self.run_dir / "stack"
             up = UpOptions(
                 variant=opts.variant, home=self.own_stack_home, service_port=0, toxiproxy_port=0,
-                breaker=dict(opts.breaker),
+                breaker=dict(opts.breaker), die_with_parent=True,
                 dynamodb_url=opts.stack_urls.get("dynamodb"), redis_url=opts.stack_urls.get("redis"),
                 llm_url=opts.stack_urls.get("llm"), toxiproxy_url=opts.stack_urls.get("toxiproxy"),
             )
@@ -161,6 +166,11 @@ class ChaosRun:
         for fault in self.opts.faults:
             if client is None:
                 raise ToxiproxyError("no Toxiproxy to inject faults through (use --toxiproxy URL)")
+            fault.tag = self.tag
+            if isinstance(fault, DownFault) and self.registration is not None:
+                # recorded before the proxy goes down, so a kill -9 in between is still undone later
+                self.registration.disabled.append(fault.proxy)
+                self.registry.save(self.registration)
             done = fault.apply(client)
             self.applied.append(fault)
             self._mark("apply", "fault", fault=fault.describe(), **done)
@@ -212,8 +222,11 @@ class ChaosRun:
 
     def _open(self, owned: contextlib.ExitStack) -> tuple[str, ToxiproxyClient | None]:
         """Bring up (or find) the stack and the proxy client, each registered for teardown in reverse order."""
+        lifecycle.clean_stale(self.home, self.console)
         owned.callback(self._down_own_stack)
         service_url, toxi_url = self._resolve_stack()
+        self.registration = self.registry.register(self.tag, toxi_url)
+        owned.callback(self.registry.release, self.tag)
         client = ToxiproxyClient(toxi_url) if toxi_url else None
         if client is not None:
             owned.callback(client.close)

@@ -30,6 +30,7 @@ from harness.stack.procs import (
     stop_many,
     wait_ready,
 )
+from harness.stack.stale import RunRegistry
 from harness.state import STATE_VERSION, clear_state, load_state, save_state
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
@@ -51,6 +52,7 @@ class UpOptions:
     toxiproxy_url: str | None = None
     real_llm: bool = False
     breaker: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BREAKER))
+    die_with_parent: bool = False  # a chaos run's private stack; `harness up` leaves it False
 
 
 class StackError(RuntimeError):
@@ -71,10 +73,19 @@ def _check_port(component: str, port: int, flag: str) -> None:
         raise ComponentError(component, f"port 127.0.0.1:{port} is already in use (choose another with {flag})")
 
 
+def clean_stale(home: Path, console: Console | None = None) -> list[str]:
+    """Remove toxics and disabled proxies left by chaos runs that died, saying what was removed."""
+    removed = RunRegistry(home).clean()
+    for line in removed:
+        (console or Console(stderr=True)).print(f"[yellow]removed stale {line}[/]")
+    return removed
+
+
 def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
     """Start the stack and write the state file; return the state."""
     console = console or Console(stderr=True)
     home = opts.home
+    clean_stale(home, console)
     existing = load_state(home)
     if existing:
         alive = running_components(existing)
@@ -118,7 +129,7 @@ def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
         with sigterm_as_interrupt(), _progress(console) as progress:
             for name in ("dynamodb", "redis", "llm", "toxiproxy"):
                 plan = plans[name]
-                state["components"][name] = _start(plan, logs, started, progress)
+                state["components"][name] = _start(plan, logs, started, progress, opts.die_with_parent)
             proxies = _create_proxies(plans)
             for name, proxy_url in proxies.items():
                 state["components"][name]["proxy"] = name
@@ -134,7 +145,7 @@ def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
                 opts.breaker,
                 os.environ.get("ANTHROPIC_API_KEY") if opts.real_llm else None,
             )
-            info = _start(service, logs, started, progress)
+            info = _start(service, logs, started, progress, opts.die_with_parent)
             info["event_log"] = str(home / "events.jsonl")
             info["outbox"] = str(home / "outbox.jsonl")
             state["components"]["service"] = info
@@ -162,11 +173,12 @@ def _progress(console: Console) -> Iterator[Progress]:
         yield progress
 
 
-def _start(plan: comp.Plan, logs: Path, started: dict[str, Spawned], progress: Progress) -> dict[str, Any]:
+def _start(plan: comp.Plan, logs: Path, started: dict[str, Spawned], progress: Progress,
+           die_with_parent: bool = False) -> dict[str, Any]:
     task = progress.add_task(escape(f"{plan.name}: starting {plan.backend}"), total=1)
     spawned: Spawned | None = None
     if plan.started_by_us:
-        spawned = spawn(plan.argv, logs / f"{plan.name}.log", plan.env)
+        spawned = spawn(plan.argv, logs / f"{plan.name}.log", plan.env, die_with_parent=die_with_parent)
         started[plan.name] = spawned
     if plan.probe is not None:
         wait_ready(plan.name, spawned, plan.probe, plan.ready_timeout)
@@ -227,6 +239,7 @@ def _delete_proxies(toxiproxy_url: str) -> None:
 
 def down(home: Path) -> list[str]:
     """Stop everything ``up`` started in ``home``; return the names stopped. Idempotent."""
+    clean_stale(home)
     state = load_state(home)
     if not state:
         return []

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,8 +40,25 @@ class Spawned:
     popen: subprocess.Popen[bytes] | None = None
 
 
-def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Spawned:
-    """Start ``argv`` in a new session with stdout and stderr appended to ``log``."""
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM us when the parent dies (even by SIGKILL)."""
+    import ctypes
+
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None,
+          die_with_parent: bool = False) -> Spawned:
+    """Start ``argv`` in a new session with stdout and stderr appended to ``log``.
+
+    ``die_with_parent`` is for what a single command owns (a chaos run's private
+    stack, its Locust): a ``kill -9`` of the harness must not leave them running.
+    A ``harness up`` stack outlives its command on purpose and does not set it.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ)
     if env:
@@ -53,6 +71,7 @@ def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) 
             stderr=subprocess.STDOUT,
             env=full_env,
             start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent and sys.platform.startswith("linux") else None,
         )
     try:
         created = psutil.Process(popen.pid).create_time()
