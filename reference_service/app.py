@@ -28,14 +28,14 @@ from reference_service.events import EventLog
 from reference_service.llm import LLMClient
 from reference_service.memory.breaker import BreakerBase, CircuitBreaker
 from reference_service.memory.cache import RedisCache
-from reference_service.memory.dynamo import DynamoStore
+from reference_service.memory.dynamo import DynamoStore, is_client_error
 from reference_service.memory.history import MODES, HardenedHistory, SeedHistory
 from reference_service.memory.observe import Observer
 from reference_service.memory.outbox import Outbox
 from reference_service.memory.snippet_breaker import SnippetBreaker
 from reference_service.memory.writer import HardenedWriter, SeedWriter
 from reference_service.metrics import Metrics
-from reference_service.orchestrator import NLU, Orchestrator
+from reference_service.orchestrator import NLU, Orchestrator, TurnFailed
 from reference_service.sessions import COOKIE_NAME, SessionCodec
 
 MAX_MESSAGE_CHARS = 4000
@@ -72,6 +72,12 @@ def parse_message(raw: bytes | str) -> str:
         raise BadInput(422, "empty_message", '"message" must not be empty')
     if len(message) > MAX_MESSAGE_CHARS:
         raise BadInput(413, "message_too_long", f'"message" exceeds {MAX_MESSAGE_CHARS} characters')
+    try:
+        # JSON may escape a lone surrogate ("\ud800") that is not text at all:
+        # it could be neither stored nor echoed back, so it stops here.
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(422, "invalid_message", '"message" is not valid Unicode text') from None
     return message
 
 
@@ -101,7 +107,8 @@ class Service:
         hardened = config.variant == "hardened"
         self.cache = RedisCache(config.redis_url, config.redis_timeout_ms, keep=10 if hardened else 5)
         self.breaker: BreakerBase = (
-            CircuitBreaker("dynamodb", config.breaker) if hardened else SnippetBreaker("dynamodb", config.breaker)
+            CircuitBreaker("dynamodb", config.breaker, client_error=is_client_error)
+            if hardened else SnippetBreaker("dynamodb", config.breaker)
         )
         self.breaker.add_listener(self.metrics)
         self.breaker.add_listener(self)
@@ -211,10 +218,16 @@ def create_app(config: ServiceConfig, nlu: NLU | ModuleType | None = None) -> St
         new_session = session_id is None
         if session_id is None:
             session_id = service.codec.new_id()
-        outcome = await service.chat(session_id, message, new_session, "http")
-        headers = {"Server-Timing": outcome.server_timing()}
+        headers: dict[str, str] = {}
         if new_session:
             headers["Set-Cookie"] = service.codec.set_cookie_header(session_id)
+        try:
+            outcome = await service.chat(session_id, message, new_session, "http")
+        except TurnFailed as exc:
+            # The design's save_turn raised: the request fails, as its code would,
+            # but the client still learns which session and turn were lost.
+            return JSONResponse(exc.body(), status_code=500, headers=headers)
+        headers["Server-Timing"] = outcome.server_timing()
         return JSONResponse(outcome.body, headers=headers)
 
     async def ws(websocket: WebSocket) -> None:
@@ -236,8 +249,13 @@ def create_app(config: ServiceConfig, nlu: NLU | ModuleType | None = None) -> St
                 except BadInput as exc:
                     await websocket.send_json({"error": exc.error, "detail": exc.detail, "status": exc.status})
                     continue
-                outcome = await service.chat(session_id, message, fresh, "websocket")
-                fresh = False
+                try:
+                    outcome = await service.chat(session_id, message, fresh, "websocket")
+                except TurnFailed as exc:
+                    await websocket.send_json({**exc.body(), "status": 500})
+                    continue
+                finally:
+                    fresh = False
                 await websocket.send_json(outcome.body)
         except WebSocketDisconnect:
             return

@@ -3,8 +3,10 @@
 Why it is separate from the web layer: the same turn logic serves ``POST /chat``
 and the WebSocket, and the variant differences live entirely in the memory
 read/write classes it is given, so this file reads like the design's
-``process_message``.  It never fails a turn because memory failed: a failed
-read lowers the degradation level, a failed write lowers ``persisted``.
+``process_message``.  A failed read lowers the degradation level.  A write
+that raises (only the seed's literal ``save_turn`` does; the hardened writer
+reports ``persisted: false`` instead) fails the turn as :class:`TurnFailed`,
+which the web layer renders as a 500 carrying the turn's ``debug_metadata``.
 
 At level 2+ (stateless) the reply carries the design's plain notice: when the
 message needs context that is gone (the language layer reports an unresolved
@@ -83,6 +85,28 @@ def clarify(template: str, phrase: str) -> str:
     return template
 
 
+class TurnFailed(Exception):
+    """The reply was composed but ``save_turn`` raised, so the request fails as the design's code would."""
+
+    def __init__(self, session_id: str, turn_number: int, debug_metadata: dict[str, Any], cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}"[:300])
+        self.session_id = session_id
+        self.turn_number = turn_number
+        self.debug_metadata = debug_metadata
+        self.cause = cause
+
+    def body(self) -> dict[str, Any]:
+        """The 500 body: the usual error pair plus what the harness needs to place the turn."""
+        return {
+            "error": "save_turn_failed",
+            "detail": f"the turn could not be saved: {self}",
+            "session_id": self.session_id,
+            "turn_number": self.turn_number,
+            "persisted": False,
+            "debug_metadata": self.debug_metadata,
+        }
+
+
 class Orchestrator:
     """Runs turns against one variant's memory paths."""
 
@@ -132,7 +156,12 @@ class Orchestrator:
         t_write = time.perf_counter()
         number = await self.writer.allocate(session_id, hist.max_turn_seen)
         intent = str(getattr(u, "intent", "other"))
-        written = await self.writer.save(make_turn(session_id, number, customer_id, message, reply, intent))
+        try:
+            written = await self.writer.save(make_turn(session_id, number, customer_id, message, reply, intent))
+        except Exception as exc:
+            self.events.emit("turn_failed", session_id=session_id, turn_number=number, level=hist.level,
+                             memory_mode=hist.memory_mode, error=f"{type(exc).__name__}: {exc}"[:300])
+            raise TurnFailed(session_id, number, hist.debug_metadata(), exc) from exc
         t_end = time.perf_counter()
 
         memory_ms = ((t_read - t0) + (t_end - t_write)) * 1000.0

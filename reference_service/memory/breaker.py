@@ -153,8 +153,12 @@ class CircuitBreaker(BreakerBase):
         config: BreakerConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        client_error: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         super().__init__(name, config, clock, wall_clock)
+        # A request the dependency promptly refused as malformed proves it is
+        # up: counting it would let one poison turn open the breaker for all.
+        self._client_error = client_error
         self._failures: deque[float] = deque()
         self._opened_at = 0.0
         self._probe_in_flight = False
@@ -228,8 +232,11 @@ class CircuitBreaker(BreakerBase):
             if probe:
                 self._probe_in_flight = False
             raise
-        except Exception:
-            self._record_failure(epoch, probe)
+        except Exception as exc:
+            if self._client_error(exc):
+                self._record_success(epoch, probe)
+            else:
+                self._record_failure(epoch, probe)
             raise
         self._record_success(epoch, probe)
         return result

@@ -80,6 +80,18 @@ class RedisCache:
         await self._bounded(run())
         return len(payload)
 
+    async def lpush(self, turn: Turn) -> int:
+        """Seed: the design's bare ``LPUSH session:{id} turn``; returns bytes written."""
+        payload = turn.to_json()
+        await self._bounded(self.client.lpush(list_key(turn.session_id), payload))
+        return len(payload)
+
+    async def ltrim(self, session_id: str) -> None:
+        """Seed: the design's ``LTRIM 0 keep-1``, then the 1 h TTL its hot-path description promises."""
+        key = list_key(session_id)
+        await self._bounded(self.client.ltrim(key, 0, self.keep - 1))
+        await self._bounded(self.client.expire(key, CACHE_TTL_S))
+
     async def next_turn_number(self, session_id: str) -> int:
         """Hardened: INCR the session counter (and refresh its TTL) in one MULTI/EXEC."""
         key = counter_key(session_id)

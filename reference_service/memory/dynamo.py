@@ -18,12 +18,74 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError, ParamValidationError
 
+from reference_service.memory.breaker import CallTimeout
 from reference_service.turns import Turn
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
+
+
+THROTTLING_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "Throttling", "TooManyRequestsException", "LimitExceededException",
+})
+"""4xx codes that mean "DynamoDB is overloaded", i.e. a dependency failure after all."""
+
+
+class UnencodableItem(ValueError):
+    """A turn whose text is not valid Unicode (a lone surrogate): no DynamoDB can store it."""
+
+
+def _error_parts(exc: ClientError) -> tuple[str, int]:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+def is_client_error(exc: BaseException) -> bool:
+    """True when the *request* was bad, so DynamoDB being healthy is not in question.
+
+    A ``ValidationException`` (or any 4xx but throttling) is DynamoDB answering
+    promptly that this one item is wrong; counting it as a dependency failure
+    lets one poison turn open the breaker for every user.  Requests refused
+    before they are sent (unencodable text, botocore's parameter validation)
+    are the same kind of error.
+    """
+    if isinstance(exc, UnencodableItem | ParamValidationError | UnicodeError):
+        return True
+    if isinstance(exc, ClientError):
+        code, status = _error_parts(exc)
+        return 400 <= status < 500 and status != 429 and code not in THROTTLING_CODES
+    return False
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for the symptoms of a slow or unreachable DynamoDB (timeouts, connections, throttling)."""
+    if isinstance(exc, CallTimeout | TimeoutError | OSError | HTTPClientError):
+        return True
+    if isinstance(exc, ClientError):
+        code, status = _error_parts(exc)
+        return status == 429 or code in THROTTLING_CODES
+    return False
+
+
+def check_encodable(turn: Turn) -> None:
+    """Raise :class:`UnencodableItem` before sending a turn whose strings are not valid UTF-8.
+
+    DynamoDB rejects such a request; some stand-ins answer it with a 500
+    instead, which would read as an outage.  Checking here makes the answer
+    the same everywhere: a client error, before any bytes leave.
+    """
+    for name in ("session_id", "customer_id", "user_message", "assistant_reply", "intent"):
+        value = getattr(turn, name)
+        if value is None:
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UnencodableItem(f"{name} is not valid Unicode text") from None
 
 
 def turn_to_item(turn: Turn) -> dict[str, Any]:
@@ -184,6 +246,7 @@ class DynamoStore:
         our side may still have landed, and replaying it must not count as a
         conflict.  Returns False on a real conflict (another turn owns the number).
         """
+        check_encodable(turn)
         try:
             await self.client.put_item(
                 TableName=self.table,

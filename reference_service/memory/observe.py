@@ -85,3 +85,25 @@ class Observer:
         self.metrics.memory_op.labels(store, op, outcome).observe(latency / 1000.0)
         self.events.emit(kind, store=store, latency_ms=round(latency, 3), outcome=outcome, **fields, **extra)
         return OpResult(True, value=value, latency_ms=latency)
+
+    async def call(
+        self,
+        kind: str,
+        store: str,
+        op: str,
+        fn: Callable[[], Awaitable[T]],
+        describe: Callable[[T], dict[str, Any]] | None = None,
+        **fields: Any,
+    ) -> T:
+        """Like :meth:`run`, but a failure is re-raised after it was logged and counted.
+
+        The seed's write path is the design's literal ``gather``: a failed put
+        must travel up to whatever awaits it, and still be visible in the event
+        log and the histograms like every other memory operation.
+        """
+        res = await self.run(kind, store, op, fn, describe, **fields)
+        if not res.ok:
+            assert res.error is not None
+            raise res.error
+        value: T = res.value
+        return value

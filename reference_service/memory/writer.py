@@ -1,9 +1,10 @@
 """The write path, one class per variant.
 
 ``SeedWriter`` is the design's write-through snippet: ``asyncio.gather`` of the
-DynamoDB put and the Redis write, with no timeout and no breaker, so a slow
-DynamoDB makes every turn slow; a failed write is logged but the turn is still
-reported ``persisted`` (the seed has no notion of a failed write).  Its turn
+DynamoDB put and the Redis LPUSH, then LTRIM, with no timeout and no breaker,
+so a slow DynamoDB makes every turn slow and a failed write fails the turn
+(the exception leaves ``save`` exactly as it leaves the design's
+``save_turn``; each call is still logged and timed on its way out).  Its turn
 number is "highest turn loaded + 1", so after a stateless read it restarts at 1
 and overwrites older items — a flaw the harness is meant to expose.
 
@@ -23,11 +24,12 @@ import contextlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from reference_service.events import EventLog
 from reference_service.memory.breaker import BreakerBase, CircuitOpenError
 from reference_service.memory.cache import RedisCache
-from reference_service.memory.dynamo import DynamoStore
+from reference_service.memory.dynamo import DynamoStore, is_client_error
 from reference_service.memory.observe import Observer, OpResult
 from reference_service.memory.outbox import Outbox, OutboxEntry
 from reference_service.metrics import Metrics
@@ -71,14 +73,25 @@ class SeedWriter:
         return max_turn_seen + 1
 
     async def save(self, turn: Turn) -> WriteResult:
-        """Write both stores at once; ``persisted`` is True once both calls return."""
-        fields = {"session_id": turn.session_id, "turn_number": turn.turn_number}
+        """The design's ``save_turn``: ``gather(put_item, lpush)``, then ``ltrim``.
+
+        Nothing is caught: a failed put (or a failed Redis call) leaves the
+        ``gather`` as an exception and travels up to whoever awaits the save,
+        and a slow put is waited out in full, because the design puts neither
+        a timeout nor the breaker on this path.  ``persisted`` is True only
+        because reaching the return means both writes were confirmed.
+        """
+        fields: dict[str, Any] = {"session_id": turn.session_id, "turn_number": turn.turn_number}
+        # Write to both simultaneously
         await asyncio.gather(
-            self.obs.run("memory_write", "dynamodb", "write", lambda: self.dynamo.put_turn(turn),
-                         lambda b: {"bytes": b}, **fields),
-            self.obs.run("memory_write", "redis", "write", lambda: self.cache.push(turn),
-                         lambda b: {"bytes": b}, **fields),
+            self.obs.call("memory_write", "dynamodb", "write", lambda: self.dynamo.put_turn(turn),
+                          lambda b: {"bytes": b}, **fields),
+            self.obs.call("memory_write", "redis", "write", lambda: self.cache.lpush(turn),
+                          lambda b: {"bytes": b}, **fields),
         )
+        # Trim Redis to the last turns
+        await self.obs.call("memory_write", "redis", "trim", lambda: self.cache.ltrim(turn.session_id), None,
+                            **fields)
         return WriteResult(turn, persisted=True)
 
     async def start(self) -> None:
@@ -169,7 +182,12 @@ class HardenedWriter:
         """Put to DynamoDB (bounded); on failure queue to the outbox; then refresh Redis."""
         res, turn = await self._put(turn)
         persisted = bool(res.ok and res.value)
-        if not persisted:
+        if not persisted and res.error is not None and is_client_error(res.error):
+            # DynamoDB refused this one item as malformed: retrying cannot help,
+            # and queueing it would stall every turn queued behind it.
+            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
+                             action="rejected", error=f"{type(res.error).__name__}: {res.error}"[:300])
+        elif not persisted:
             self.outbox.add(turn)
             self.metrics.outbox_pending.set(self.outbox.pending)
             self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number, action="queued")
@@ -201,6 +219,11 @@ class HardenedWriter:
             self.outbox.done(entry)
             self.metrics.outbox_flushed.inc()
             self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number, action="flushed")
+            return True
+        if res.error is not None and is_client_error(res.error):
+            self.outbox.done(entry)
+            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
+                             action="rejected", attempts=entry.attempts)
             return True
         if not isinstance(res.error, CircuitOpenError):
             self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
