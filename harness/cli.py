@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.compare.cli import compare as compare_command
+from harness.project.cli import project as project_command
 from harness.stack import lifecycle
 from harness.stack.procs import ComponentError
 from harness.state import StateError, harness_home
@@ -199,121 +201,23 @@ def chaos(
     home: HomeOpt = None,
 ) -> None:
     """Run baseline → fault → recovery under load, analyze the run and write reports."""
-    from harness.chaos.faults import DownFault, Fault, LatencyFault, LlmErrorFault, parse_rate
-    from harness.chaos.load import SCENARIO_CLASSES
-    from harness.chaos.runner import (
-        DESIGN_BREAKER,
-        DESIGN_PHASES,
-        QUICK_BREAKER,
-        QUICK_PHASES,
-        QUICK_THINK_S,
-        QUICK_USERS,
-        ChaosOptions,
-        ChaosRun,
+    from harness.chaos.flags import ChaosFlags, UsageError, build_options, unfireable_alarms
+    from harness.chaos.runner import ChaosRun
+
+    flags = ChaosFlags(
+        dynamo_latency=dynamo_latency, dynamo_jitter=dynamo_jitter, dynamo_down=dynamo_down,
+        redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
+        users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
+        fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
+        target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,
+        dynamodb_url=dynamodb_url, seed=seed, breaker=breaker, home=home,
     )
-    from harness.chaos.target import TargetError, breaker_of_target, parse_breaker_flag
-    from harness.durations import DurationError, parse_duration
-    from harness.slo import SloError, load_slo
-    from harness.stack.net import AddressError, require_loopback
-
-    def ms(text: str) -> int:
-        return round(parse_duration(text) * 1000)
-
-    if variant not in ("seed", "hardened"):
-        fail(f"--variant must be seed or hardened, not {variant!r}", 2)
-    scenarios = [s.strip() for s in scenario.split(",") if s.strip()]
-    unknown = [s for s in scenarios if s not in SCENARIO_CLASSES]
-    if not scenarios or unknown:
-        fail(f"--scenario: unknown {', '.join(unknown) or 'empty'}; choose from {', '.join(SCENARIO_CLASSES)}", 2)
-    if arrival_rate is not None:
-        if arrival_rate <= 0:
-            fail("--arrival-rate must be above 0", 2)
-        if "open" not in scenarios:
-            scenarios = ["open"] if scenarios == ["chat"] else [*scenarios, "open"]
-    users = users if users is not None else (QUICK_USERS if quick else 10)
-    if users < 1 or users > 1000:
-        fail("--users must be between 1 and 1000", 2)
-    if workers < 0 or workers > 64:
-        fail("--workers must be between 0 and 64", 2)
-    if slo is not None and slo.is_dir():
-        fail(f"--slo {slo}: is a directory; give a YAML or JSON file", 2)
-    if slo is not None and not slo.is_file():
-        fail(f"--slo {slo}: no such file", 2)
     try:
-        slo_obj = load_slo(slo)  # validated before anything starts: a typo must not cost a whole run
-    except SloError as exc:
+        opts, slo_obj = build_options(flags)
+    except UsageError as exc:
         fail(str(exc), 2)
-    if seed is not None and not 0 <= seed < 2**31:
-        fail("--seed must be between 0 and 2147483647", 2)
-    faults: list[Fault] = []
-    labels: list[str] = []
-    try:
-        if dynamo_latency is not None or dynamo_jitter is not None:
-            faults.append(LatencyFault("dynamodb", ms(dynamo_latency or "0ms"), ms(dynamo_jitter or "0ms")))
-            labels.append(f"dynamo-latency-{dynamo_latency or '0ms'}")
-        if dynamo_down:
-            faults.append(DownFault("dynamodb"))
-            labels.append("dynamo-down")
-        if redis_latency is not None:
-            faults.append(LatencyFault("redis", ms(redis_latency)))
-            labels.append(f"redis-latency-{redis_latency}")
-        if redis_down:
-            faults.append(DownFault("redis"))
-            labels.append("redis-down")
-        if llm_latency is not None:
-            faults.append(LatencyFault("llm", ms(llm_latency)))
-            labels.append(f"llm-latency-{llm_latency}")
-        if llm_errors is not None:
-            faults.append(LlmErrorFault(parse_rate(llm_errors)))
-            labels.append(f"llm-errors-{llm_errors.rstrip('%')}")
-        phases = QUICK_PHASES if quick else DESIGN_PHASES
-        phases = (
-            parse_duration(baseline) if baseline else phases[0],
-            parse_duration(fault) if fault else phases[1],
-            parse_duration(recovery) if recovery else phases[2],
-        )
-        period = parse_duration(alarm_period) if alarm_period else (2.0 if quick else 60.0)
-    except (DurationError, ValueError) as exc:
-        fail(str(exc), 2)
-    if any(p <= 0 for p in phases) or sum(phases) > 3600:
-        fail("phase lengths must be above 0 and add up to at most 1h", 2)
-    if period <= 0:
-        fail("--alarm-period must be above 0", 2)
-    try:
-        if target:
-            target = require_loopback(target, "--target")
-            if faults and not toxiproxy:
-                fail("--target with a fault needs --toxiproxy URL (its proxies: dynamodb, redis, llm)", 2)
-        if toxiproxy:
-            toxiproxy = require_loopback(toxiproxy, "--toxiproxy")
-    except AddressError as exc:
-        fail(str(exc), 2)
-    timings = dict(QUICK_BREAKER if quick else DESIGN_BREAKER)
-    try:
-        flagged = parse_breaker_flag(breaker) if breaker is not None else None
-        if target:
-            timings = breaker_of_target(target, flagged, timings)
-        elif flagged is not None:
-            fail("--breaker describes a --target's breaker; the embedded stack's follows --quick", 2)
-    except TargetError as exc:
-        fail(str(exc), 2)
-    for name, why in _unfireable(slo_obj, period, phases[1]).items():
+    for name, why in unfireable_alarms(slo_obj, opts.alarm_period_s, opts.phases[1]).items():
         err.print(f"[yellow]warning: alarm {name} cannot fire in this run: {why}[/]")
-    opts = ChaosOptions(
-        faults=faults, fault_label="+".join(labels) or "no-fault", variant=variant, scenarios=scenarios,
-        users=users, arrival_rate=arrival_rate, phases=phases,
-        breaker=timings, alarm_period_s=period, slo_path=slo,
-        report_dir=report_dir, target=target, toxiproxy_url=toxiproxy, workers=workers, quick=quick,
-        home=home.resolve() if home else None,
-        external_events=service_events, external_dynamodb=dynamodb_url,
-        think_time_s=QUICK_THINK_S if quick else None,
-        drain_timeout_s=min(20.0, slo_obj.f("durability", "drain_timeout_s")) if quick
-        else slo_obj.f("durability", "drain_timeout_s"),
-        abort_window_s=slo_obj.f("requests", "abort_window_s"),
-        abort_min_requests=int(slo_obj.f("requests", "abort_min_requests")),
-    )
-    if seed is not None:
-        opts.seed = seed
     try:
         result = ChaosRun(opts, err).execute()
     except (ComponentError, lifecycle.StackError, StateError) as exc:
@@ -327,16 +231,6 @@ def chaos(
     for message in result.rollback_errors:
         err.print(f"[bold red]{message}[/]")
     raise typer.Exit(result.exit_code)
-
-
-def _unfireable(slo: Any, period: float, fault_s: float) -> dict[str, str]:
-    """Alarms whose shortest breach (datapoints_to_alarm x period) is longer than the fault phase."""
-    out: dict[str, str] = {}
-    for name in ("dynamodb_latency", "circuit_open", "stateless"):
-        need = int(slo.get("alarms", name, "datapoints_to_alarm")) * period
-        if need > fault_s:
-            out[name] = f"it needs {need:g} s of breach but the fault phase lasts {fault_s:g} s"
-    return out
 
 
 @app.command()
@@ -380,6 +274,10 @@ def toxiproxy_server(
     if config is not None and not config.is_file():
         fail(f"--config {config}: no such file", 2)
     serve(host, port, config)
+
+
+app.command("compare")(compare_command)
+app.command("project")(project_command)
 
 
 def main() -> None:

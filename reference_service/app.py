@@ -204,85 +204,98 @@ class Service:
         }
 
 
+async def chat(request: Request) -> Response:
+    service: Service = request.app.state.service
+    try:
+        message = parse_message(await request.body())
+    except BadInput as exc:
+        service.metrics.bad_requests.labels(str(exc.status)).inc()
+        return _error(exc.status, exc.error, exc.detail)
+    session_id = service.codec.verify(request.cookies.get(COOKIE_NAME))
+    new_session = session_id is None
+    if session_id is None:
+        session_id = service.codec.new_id()
+    headers: dict[str, str] = {}
+    if new_session:
+        headers["Set-Cookie"] = service.codec.set_cookie_header(session_id)
+    try:
+        outcome = await service.chat(session_id, message, new_session, "http")
+    except TurnFailed as exc:
+        # The design's save_turn raised: the request fails, as its code would,
+        # but the client still learns which session and turn were lost.
+        return JSONResponse(exc.body(), status_code=500, headers=headers)
+    headers["Server-Timing"] = outcome.server_timing()
+    return JSONResponse(outcome.body, headers=headers)
+
+
+async def ws(websocket: WebSocket) -> None:
+    service: Service = websocket.app.state.service
+    session_id = service.codec.verify(websocket.cookies.get(COOKIE_NAME))
+    fresh = session_id is None
+    if session_id is None:
+        session_id = service.codec.new_id()
+        cookie = service.codec.set_cookie_header(session_id)
+        await websocket.accept(headers=[(b"set-cookie", cookie.encode())])
+        await websocket.send_json({"type": "session", "session_id": session_id,
+                                   "cookie": cookie.split(";", 1)[0]})
+    else:
+        await websocket.accept()
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            try:
+                message = parse_message(raw)
+            except BadInput as exc:
+                await websocket.send_json({"error": exc.error, "detail": exc.detail, "status": exc.status})
+                continue
+            try:
+                outcome = await service.chat(session_id, message, fresh, "websocket")
+            except TurnFailed as exc:
+                await websocket.send_json({**exc.body(), "status": 500})
+                continue
+            finally:
+                fresh = False
+            await websocket.send_json(outcome.body)
+    except WebSocketDisconnect:
+        return
+
+
+async def healthz(request: Request) -> Response:
+    service: Service = request.app.state.service
+    return JSONResponse({"status": "ok", "variant": service.config.variant})
+
+
+async def metrics(request: Request) -> Response:
+    service: Service = request.app.state.service
+    return Response(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def debug_memory(request: Request) -> Response:
+    service: Service = request.app.state.service
+    host = request.client.host if request.client else ""
+    if host not in LOOPBACK:
+        return _error(403, "forbidden", "/debug/memory is served to loopback clients only")
+    return JSONResponse(service.debug_memory())
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    names = {404: "not_found", 405: "method_not_allowed"}
+    response = _error(exc.status_code, names.get(exc.status_code, "http_error"), str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    service: Service = request.app.state.service
+    service.events.emit("internal_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
+    return _error(500, "internal_error", "unexpected server error")
+
+
 def create_app(config: ServiceConfig, nlu: NLU | ModuleType | None = None) -> Starlette:
     """Build the ASGI app; the :class:`Service` is at ``app.state.service``."""
     service = Service(config, nlu)
-
-    async def chat(request: Request) -> Response:
-        try:
-            message = parse_message(await request.body())
-        except BadInput as exc:
-            service.metrics.bad_requests.labels(str(exc.status)).inc()
-            return _error(exc.status, exc.error, exc.detail)
-        session_id = service.codec.verify(request.cookies.get(COOKIE_NAME))
-        new_session = session_id is None
-        if session_id is None:
-            session_id = service.codec.new_id()
-        headers: dict[str, str] = {}
-        if new_session:
-            headers["Set-Cookie"] = service.codec.set_cookie_header(session_id)
-        try:
-            outcome = await service.chat(session_id, message, new_session, "http")
-        except TurnFailed as exc:
-            # The design's save_turn raised: the request fails, as its code would,
-            # but the client still learns which session and turn were lost.
-            return JSONResponse(exc.body(), status_code=500, headers=headers)
-        headers["Server-Timing"] = outcome.server_timing()
-        return JSONResponse(outcome.body, headers=headers)
-
-    async def ws(websocket: WebSocket) -> None:
-        session_id = service.codec.verify(websocket.cookies.get(COOKIE_NAME))
-        fresh = session_id is None
-        if session_id is None:
-            session_id = service.codec.new_id()
-            cookie = service.codec.set_cookie_header(session_id)
-            await websocket.accept(headers=[(b"set-cookie", cookie.encode())])
-            await websocket.send_json({"type": "session", "session_id": session_id,
-                                       "cookie": cookie.split(";", 1)[0]})
-        else:
-            await websocket.accept()
-        try:
-            while True:
-                raw = await websocket.receive_text()
-                try:
-                    message = parse_message(raw)
-                except BadInput as exc:
-                    await websocket.send_json({"error": exc.error, "detail": exc.detail, "status": exc.status})
-                    continue
-                try:
-                    outcome = await service.chat(session_id, message, fresh, "websocket")
-                except TurnFailed as exc:
-                    await websocket.send_json({**exc.body(), "status": 500})
-                    continue
-                finally:
-                    fresh = False
-                await websocket.send_json(outcome.body)
-        except WebSocketDisconnect:
-            return
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "variant": config.variant})
-
-    async def metrics(request: Request) -> Response:
-        return Response(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    async def debug_memory(request: Request) -> Response:
-        host = request.client.host if request.client else ""
-        if host not in LOOPBACK:
-            return _error(403, "forbidden", "/debug/memory is served to loopback clients only")
-        return JSONResponse(service.debug_memory())
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        names = {404: "not_found", 405: "method_not_allowed"}
-        response = _error(exc.status_code, names.get(exc.status_code, "http_error"), str(exc.detail))
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        service.events.emit("internal_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
-        return _error(500, "internal_error", "unexpected server error")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

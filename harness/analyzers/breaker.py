@@ -22,6 +22,7 @@ from harness.analyzers.breaker_wire import (
     check_one_probe,
     check_silent_while_open,
     check_threshold,
+    logged_dynamo_failures,
 )
 from harness.analyzers.dynamo_calls import WIRE, dynamodb_calls
 from harness.analyzers.rundata import RunData
@@ -199,10 +200,11 @@ class BreakerAnalyzer:
             return
         cfg = run.breaker_config
         t0 = run.t0
-        check_silent_while_open(res, calls.frame, episodes, t0, run.t_end)
-        counts = check_one_probe(res, calls.frame, episodes, t0)
+        timeout_ms = float(cfg["timeout_ms"])
+        check_silent_while_open(res, calls.frame, episodes, t0, run.t_end, timeout_ms)
+        counts = check_one_probe(res, calls.frame, episodes, t0, timeout_ms)
         check_threshold(res, calls.frame, episodes, t0, int(cfg["threshold"]), float(cfg["window_s"]),
-                        float(cfg["timeout_ms"]))
+                        timeout_ms, logged_dynamo_failures(run.events))
         logged = res.data["summary"]["probes"] if "summary" in res.data else len(res.data.get("probes", []))
         res.data["wire"] = {"calls": len(calls.frame), "calls_per_half_open": counts, "probes_logged": logged,
                             "disagreement": (f"the service logged {logged} probes; the wire saw {sum(counts)} "

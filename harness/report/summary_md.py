@@ -9,6 +9,7 @@ listed too. Pipes in details are escaped so the table never breaks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,64 @@ def _esc(s: Any) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
+def _requests_lines(res: Any) -> list[str]:
+    parts = [f"{ph} {b['failed']}/{b['requests']}" for ph, b in res.data.get("by_phase", {}).items()]
+    return ["**Failed turns:** " + " · ".join(parts)]
+
+
+def _latency_lines(res: Any) -> list[str]:
+    lines: list[str] = []
+    use = res.data.get("checks_use", "corrected")
+    errs = res.data.get("error_share", {})
+    parts = [f"{ph} {b[use].get('p99', '–')} ms (n={b[use].get('count', 0)}, {errs.get(ph, 0):.1%} failed)"
+             for ph, b in res.data.get("by_phase", {}).items()]
+    if parts:
+        lines.append(f"**Chat p99 ({use}, failures included):** " + " · ".join(parts))
+    base = res.data.get("dynamodb", {}).get("baseline", {})
+    if base:
+        lines.append(f"**DynamoDB p99 (baseline, {res.data.get('dynamodb_source')}):** "
+                     + " · ".join(f"{op} {st.get('p99')} ms (n={st.get('count')})" for op, st in base.items()))
+    if res.data.get("ci_method"):
+        lines.append(f"**Percentile checks:** {res.data['ci_method']}")
+    return lines
+
+
+def _breaker_lines(res: Any) -> list[str]:
+    cyc = " → ".join(f"{t['to']}@{t['t_rel']}s" for t in res.data.get("transitions", [])[:12]) or "no transitions"
+    return [f"**Breaker:** {cyc} (final: {res.data.get('final_state')})"]
+
+
+def _alarm_lines(res: Any) -> list[str]:
+    lines: list[str] = []
+    for name, a in res.data.get("alarms", {}).items():
+        fired = ", ".join(f"t+{x}s" for x in a["fired_at_rel"]) or "never"
+        cleared = ", ".join(f"t+{x}s" for x in a["cleared_at_rel"]) or "–"
+        lines.append(f"**Alarm {name}:** fired {fired}; cleared {cleared}")
+    for name, why in res.data.get("cannot_fire", {}).items():
+        lines.append(f"**Alarm {name} cannot fire in this run:** {_esc(why)}")
+    return lines
+
+
+def _durability_lines(res: Any) -> list[str]:
+    np_ = res.data.get("not_persisted", {})
+    return [f"**Lost turns:** {res.data.get('lost_count', 0)} of {res.data.get('acknowledged', 0)} "
+            f"acknowledged; outbox: {np_.get('arrived_later', 0)} arrived later, "
+            f"{np_.get('never_arrived', 0)} never"]
+
+
+def _partition_lines(res: Any) -> list[str]:
+    if "hot" not in res.data:
+        return []
+    return [f"**Hot partition:** {'yes — ' + '; '.join(res.data['hot_reasons']) if res.data['hot'] else 'no'}"]
+
+
+SECTIONS: dict[str, Callable[[Any], list[str]]] = {
+    "requests": _requests_lines, "latency": _latency_lines, "breaker": _breaker_lines,
+    "alarms": _alarm_lines, "durability": _durability_lines, "partitions": _partition_lines,
+}
+"""One short paragraph per analyzer that ran, in this order, above the check table."""
+
+
 def build_summary(verdict: Verdict) -> str:
     r = verdict.results
     lines = [f"## {BADGE[verdict.outcome]} — run `{verdict.run_id}` ({verdict.variant})", "",
@@ -29,45 +88,10 @@ def build_summary(verdict: Verdict) -> str:
     if verdict.backends:
         lines.append("**Backends:** " + ", ".join(f"{k}=`{v}`" for k, v in verdict.backends.items()))
         lines.append("")
-    rq = r.get("requests")
-    if rq and rq.status == "ok":
-        parts = [f"{ph} {b['failed']}/{b['requests']}" for ph, b in rq.data.get("by_phase", {}).items()]
-        lines.append("**Failed turns:** " + " · ".join(parts))
-    lat = r.get("latency")
-    if lat and lat.status == "ok":
-        use = lat.data.get("checks_use", "corrected")
-        errs = lat.data.get("error_share", {})
-        parts = [f"{ph} {b[use].get('p99', '–')} ms (n={b[use].get('count', 0)}, {errs.get(ph, 0):.1%} failed)"
-                 for ph, b in lat.data.get("by_phase", {}).items()]
-        if parts:
-            lines.append(f"**Chat p99 ({use}, failures included):** " + " · ".join(parts))
-        base = lat.data.get("dynamodb", {}).get("baseline", {})
-        if base:
-            lines.append(f"**DynamoDB p99 (baseline, {lat.data.get('dynamodb_source')}):** "
-                         + " · ".join(f"{op} {st.get('p99')} ms (n={st.get('count')})" for op, st in base.items()))
-        if lat.data.get("ci_method"):
-            lines.append(f"**Percentile checks:** {lat.data['ci_method']}")
-    br = r.get("breaker")
-    if br and br.status == "ok":
-        cyc = " → ".join(f"{t['to']}@{t['t_rel']}s" for t in br.data.get("transitions", [])[:12]) or "no transitions"
-        lines.append(f"**Breaker:** {cyc} (final: {br.data.get('final_state')})")
-    al = r.get("alarms")
-    if al and al.status == "ok":
-        for name, a in al.data.get("alarms", {}).items():
-            fired = ", ".join(f"t+{x}s" for x in a["fired_at_rel"]) or "never"
-            cleared = ", ".join(f"t+{x}s" for x in a["cleared_at_rel"]) or "–"
-            lines.append(f"**Alarm {name}:** fired {fired}; cleared {cleared}")
-        for name, why in al.data.get("cannot_fire", {}).items():
-            lines.append(f"**Alarm {name} cannot fire in this run:** {_esc(why)}")
-    du = r.get("durability")
-    if du and du.status == "ok":
-        np_ = du.data.get("not_persisted", {})
-        lines.append(f"**Lost turns:** {du.data.get('lost_count', 0)} of {du.data.get('acknowledged', 0)} "
-                     f"acknowledged; outbox: {np_.get('arrived_later', 0)} arrived later, "
-                     f"{np_.get('never_arrived', 0)} never")
-    pa = r.get("partitions")
-    if pa and pa.status == "ok" and "hot" in pa.data:
-        lines.append(f"**Hot partition:** {'yes — ' + '; '.join(pa.data['hot_reasons']) if pa.data['hot'] else 'no'}")
+    for name, section in SECTIONS.items():
+        res = r.get(name)
+        if res is not None and res.status == "ok":
+            lines += section(res)
     lines += ["", "| | check | measured | target | detail |", "|---|---|---|---|---|"]
     for c in verdict.checks:
         detail = f"{c.reason} — {c.detail}" if c.reason and c.detail else (c.reason or c.detail)

@@ -210,141 +210,158 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
+def _auth_error(request: Request) -> JSONResponse | None:
+    key = request.headers.get("x-api-key", "")
+    auth = request.headers.get("authorization", "")
+    if key.strip() or (auth.lower().startswith("bearer ") and auth[7:].strip()):
+        return None
+    return anthropic_error(401, "x-api-key header is required (or Authorization: Bearer <key>)")
+
+
+async def _read_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ValueError("request body is not valid JSON")
+
+
+async def _faults_gate(st: StandinState, request: Request) -> JSONResponse | None:
+    """Apply injected latency, then decide whether this request fails."""
+    f = st.faults
+    if f.latency_ms > 0:
+        await asyncio.sleep(f.latency_ms / 1000)
+    forced = request.headers.get("x-standin-error")
+    status: int | None = None
+    if forced is not None:
+        try:
+            status = int(forced)
+        except ValueError:
+            status = -1
+        if status not in INJECTABLE:
+            return anthropic_error(400, f"x-standin-error must be one of {INJECTABLE}, got {forced!r}")
+    elif f.error_rate > 0 and st.rng.random() < f.error_rate:
+        status = f.status
+    if status is None:
+        return None
+    st.counters["errors_injected"] += 1
+    headers = {"x-standin-injected": "true"}
+    if status == 429:
+        headers["retry-after"] = f"{f.retry_after_s:g}"
+    return anthropic_error(status, ERROR_MESSAGES[status], headers)
+
+
+async def messages(request: Request) -> Response:
+    st: StandinState = request.app.state.standin
+    st.counters["requests"] += 1
+    if (err := _auth_error(request)) is not None:
+        return err
+    body = await _read_body(request)
+    if isinstance(body, ValueError):
+        return anthropic_error(400, str(body))
+    if (why := _validation_error(body, need_max_tokens=True)) is not None:
+        return anthropic_error(400, why)
+    if (err := await _faults_gate(st, request)) is not None:
+        return err
+    try:
+        text = compose_reply(_system_text(body.get("system")), body["messages"])
+    except Exception as exc:  # a composer bug must not look like a hung model
+        log.exception("compose_reply failed")
+        return anthropic_error(500, f"stand-in could not compose a reply: {exc}")
+    stop_reason = "end_turn"
+    max_chars = body["max_tokens"] * 4
+    if estimate_tokens(text) > body["max_tokens"]:
+        text, stop_reason = text[:max_chars], "max_tokens"
+    in_tok, out_tok = _input_tokens(body), estimate_tokens(text)
+    msg_id = f"msg_standin{next(st.ids):014d}"
+    headers = {"request-id": f"req_standin{msg_id[11:]}"}
+    if not body.get("stream"):
+        return JSONResponse({
+            "id": msg_id, "type": "message", "role": "assistant", "model": body["model"],
+            "content": [{"type": "text", "text": text}], "stop_reason": stop_reason,
+            "stop_sequence": None, "usage": {"input_tokens": in_tok, "output_tokens": out_tok},
+        }, headers=headers)
+    st.counters["streams"] += 1
+
+    async def events() -> AsyncIterator[bytes]:
+        yield _sse("message_start", {"type": "message_start", "message": {
+            "id": msg_id, "type": "message", "role": "assistant", "model": body["model"], "content": [],
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": in_tok, "output_tokens": 1}}})
+        yield _sse("ping", {"type": "ping"})
+        yield _sse("content_block_start", {"type": "content_block_start", "index": 0,
+                                           "content_block": {"type": "text", "text": ""}})
+        for chunk in _chunks(text):
+            yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                               "delta": {"type": "text_delta", "text": chunk}})
+        yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+        yield _sse("message_delta", {"type": "message_delta",
+                                     "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                                     "usage": {"output_tokens": out_tok}})
+        yield _sse("message_stop", {"type": "message_stop"})
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={**headers, "cache-control": "no-cache"})
+
+
+async def count_tokens(request: Request) -> Response:
+    st: StandinState = request.app.state.standin
+    st.counters["count_tokens"] += 1
+    if (err := _auth_error(request)) is not None:
+        return err
+    body = await _read_body(request)
+    if isinstance(body, ValueError):
+        return anthropic_error(400, str(body))
+    if (why := _validation_error(body, need_max_tokens=False)) is not None:
+        return anthropic_error(400, why)
+    if (err := await _faults_gate(st, request)) is not None:
+        return err
+    return JSONResponse({"input_tokens": _input_tokens(body)})
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "backend": "anthropic-standin"})
+
+
+async def faults(request: Request) -> Response:
+    st: StandinState = request.app.state.standin
+    if request.method == "PUT":
+        body = await _read_body(request)
+        try:
+            if isinstance(body, ValueError):
+                raise body
+            st.set_faults(Faults.parse(body))
+        except ValueError as exc:
+            return JSONResponse({"error": "invalid_faults", "detail": str(exc)}, status_code=400)
+        log.info("faults set: %s", asdict(st.faults))
+    elif request.method == "DELETE":
+        st.set_faults(Faults())
+        log.info("faults cleared")
+    return JSONResponse(asdict(st.faults))
+
+
+async def stats(request: Request) -> Response:
+    st: StandinState = request.app.state.standin
+    return JSONResponse(dict(st.counters))
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return anthropic_error(404, f"{request.method} {request.url.path} not found")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"type": "error", "error": {"type": "invalid_request_error",
+                                                    "message": f"method {request.method} not allowed"}},
+                        status_code=405)
+
+
 def create_app(state: StandinState | None = None) -> Starlette:
-    """The ASGI app (also usable in-process, e.g. with ``httpx.ASGITransport``)."""
+    """The ASGI app (also usable in-process, e.g. with ``httpx.ASGITransport``).
+
+    The handlers are module-level and find their :class:`StandinState` on
+    ``app.state.standin``, so each stays small and testable on its own.
+    """
     st = state or StandinState()
-
-    def _auth_error(request: Request) -> JSONResponse | None:
-        key = request.headers.get("x-api-key", "")
-        auth = request.headers.get("authorization", "")
-        if key.strip() or (auth.lower().startswith("bearer ") and auth[7:].strip()):
-            return None
-        return anthropic_error(401, "x-api-key header is required (or Authorization: Bearer <key>)")
-
-    async def _read_body(request: Request) -> Any:
-        raw = await request.body()
-        try:
-            return json.loads(raw) if raw else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return ValueError("request body is not valid JSON")
-
-    async def _faults_gate(request: Request) -> JSONResponse | None:
-        """Apply injected latency, then decide whether this request fails."""
-        f = st.faults
-        if f.latency_ms > 0:
-            await asyncio.sleep(f.latency_ms / 1000)
-        forced = request.headers.get("x-standin-error")
-        status: int | None = None
-        if forced is not None:
-            try:
-                status = int(forced)
-            except ValueError:
-                status = -1
-            if status not in INJECTABLE:
-                return anthropic_error(400, f"x-standin-error must be one of {INJECTABLE}, got {forced!r}")
-        elif f.error_rate > 0 and st.rng.random() < f.error_rate:
-            status = f.status
-        if status is None:
-            return None
-        st.counters["errors_injected"] += 1
-        headers = {"x-standin-injected": "true"}
-        if status == 429:
-            headers["retry-after"] = f"{f.retry_after_s:g}"
-        return anthropic_error(status, ERROR_MESSAGES[status], headers)
-
-    async def messages(request: Request) -> Response:
-        st.counters["requests"] += 1
-        if (err := _auth_error(request)) is not None:
-            return err
-        body = await _read_body(request)
-        if isinstance(body, ValueError):
-            return anthropic_error(400, str(body))
-        if (why := _validation_error(body, need_max_tokens=True)) is not None:
-            return anthropic_error(400, why)
-        if (err := await _faults_gate(request)) is not None:
-            return err
-        try:
-            text = compose_reply(_system_text(body.get("system")), body["messages"])
-        except Exception as exc:  # a composer bug must not look like a hung model
-            log.exception("compose_reply failed")
-            return anthropic_error(500, f"stand-in could not compose a reply: {exc}")
-        stop_reason = "end_turn"
-        max_chars = body["max_tokens"] * 4
-        if estimate_tokens(text) > body["max_tokens"]:
-            text, stop_reason = text[:max_chars], "max_tokens"
-        in_tok, out_tok = _input_tokens(body), estimate_tokens(text)
-        msg_id = f"msg_standin{next(st.ids):014d}"
-        headers = {"request-id": f"req_standin{msg_id[11:]}"}
-        if not body.get("stream"):
-            return JSONResponse({
-                "id": msg_id, "type": "message", "role": "assistant", "model": body["model"],
-                "content": [{"type": "text", "text": text}], "stop_reason": stop_reason,
-                "stop_sequence": None, "usage": {"input_tokens": in_tok, "output_tokens": out_tok},
-            }, headers=headers)
-        st.counters["streams"] += 1
-
-        async def events() -> AsyncIterator[bytes]:
-            yield _sse("message_start", {"type": "message_start", "message": {
-                "id": msg_id, "type": "message", "role": "assistant", "model": body["model"], "content": [],
-                "stop_reason": None, "stop_sequence": None,
-                "usage": {"input_tokens": in_tok, "output_tokens": 1}}})
-            yield _sse("ping", {"type": "ping"})
-            yield _sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                               "content_block": {"type": "text", "text": ""}})
-            for chunk in _chunks(text):
-                yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                   "delta": {"type": "text_delta", "text": chunk}})
-            yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-            yield _sse("message_delta", {"type": "message_delta",
-                                         "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                                         "usage": {"output_tokens": out_tok}})
-            yield _sse("message_stop", {"type": "message_stop"})
-
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={**headers, "cache-control": "no-cache"})
-
-    async def count_tokens(request: Request) -> Response:
-        st.counters["count_tokens"] += 1
-        if (err := _auth_error(request)) is not None:
-            return err
-        body = await _read_body(request)
-        if isinstance(body, ValueError):
-            return anthropic_error(400, str(body))
-        if (why := _validation_error(body, need_max_tokens=False)) is not None:
-            return anthropic_error(400, why)
-        if (err := await _faults_gate(request)) is not None:
-            return err
-        return JSONResponse({"input_tokens": _input_tokens(body)})
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "backend": "anthropic-standin"})
-
-    async def faults(request: Request) -> Response:
-        if request.method == "PUT":
-            body = await _read_body(request)
-            try:
-                if isinstance(body, ValueError):
-                    raise body
-                st.set_faults(Faults.parse(body))
-            except ValueError as exc:
-                return JSONResponse({"error": "invalid_faults", "detail": str(exc)}, status_code=400)
-            log.info("faults set: %s", asdict(st.faults))
-        elif request.method == "DELETE":
-            st.set_faults(Faults())
-            log.info("faults cleared")
-        return JSONResponse(asdict(st.faults))
-
-    async def stats(request: Request) -> Response:
-        return JSONResponse(dict(st.counters))
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return anthropic_error(404, f"{request.method} {request.url.path} not found")
-
-    async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"type": "error", "error": {"type": "invalid_request_error",
-                                                        "message": f"method {request.method} not allowed"}},
-                            status_code=405)
-
     app = Starlette(routes=[
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
@@ -354,6 +371,8 @@ def create_app(state: StandinState | None = None) -> Starlette:
     ], exception_handlers={404: not_found, 405: method_not_allowed})
     app.state.standin = st
     return app
+
+
 
 
 class _QuietServer(uvicorn.Server):

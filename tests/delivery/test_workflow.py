@@ -24,7 +24,9 @@ import pytest
 from tests.delivery import helpers as h
 
 # Commands a step may run besides the project's own (harness, python, pip).
-SYSTEM_COMMANDS = {"apt-get", "echo", "cat", "set", "exit", "continue", "[", "test", "true"}
+SYSTEM_COMMANDS = {"apt-get", "echo", "cat", "set", "exit", "continue", "[", "test", "true", "read"}
+# The GitHub CLI (preinstalled on GitHub's runners): only these subcommands.
+GH_SUBCOMMANDS = {("run", "list"), ("run", "download"), ("pr", "comment")}
 ALLOWED_ACTIONS = {"actions/checkout@v4", "actions/setup-python@v5", "actions/upload-artifact@v4"}
 # GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`.
 BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
@@ -100,6 +102,8 @@ def _check_command(argv: list[str]) -> None:
             for extra in extras.rstrip("]").split(","):
                 if extra:
                     assert extra in pyproject["project"]["optional-dependencies"], f"{target}: no extra {extra}"
+    elif tool == "gh":
+        assert tuple(argv[1:3]) in GH_SUBCOMMANDS, f"{argv}: unexpected gh subcommand"
     else:
         assert tool in SYSTEM_COMMANDS, f"{argv}: `{tool}` is neither a project command nor an allowed tool"
 
@@ -126,7 +130,8 @@ def test_chaos_runs(variant: str) -> None:
 
 
 def test_reports_are_uploaded_and_summarised() -> None:
-    upload = next(s for s in _steps() if s.get("uses", "").startswith("actions/upload-artifact@"))
+    upload = _named("Upload the reports")
+    assert upload["uses"].startswith("actions/upload-artifact@")
     assert upload["with"]["path"].rstrip("/") == "reports"
     assert upload.get("if") == "${{ always() }}"
     assert (h.REPO / "reports" / "README.md").is_file()
@@ -139,6 +144,7 @@ def test_reports_are_uploaded_and_summarised() -> None:
     assert gate["env"] == {
         "SEED_EXIT": "${{ steps.seed.outputs.exit_code }}",
         "HARDENED_EXIT": "${{ steps.hardened.outputs.exit_code }}",
+        "COMPARE_EXIT": "${{ steps.compare.outputs.exit_code }}",
     }
 
 
@@ -212,3 +218,148 @@ def test_gate(tmp_path: Path, seed: str, hardened: str, passes: bool) -> None:
     assert (proc.returncode == 0) is passes, proc.stdout + proc.stderr
     if not passes:
         assert "::error::" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("compare", "passes", "message"),
+    [
+        ("", True, None),        # no baseline yet (first run on main, or a pull request before one)
+        ("0", True, None),       # no regression
+        ("3", True, "::notice::"),  # inconclusive: too few samples, not a failure
+        ("1", False, "regression against main's baseline"),
+        ("2", False, "harness compare errored"),
+    ],
+)
+def test_gate_on_the_comparison(tmp_path: Path, compare: str, passes: bool, message: str | None) -> None:
+    proc = _run_step(_named("Gate"), tmp_path, {"SEED_EXIT": "1", "HARDENED_EXIT": "0", "COMPARE_EXIT": compare})
+    assert (proc.returncode == 0) is passes, proc.stdout + proc.stderr
+    if message:
+        assert message in proc.stdout
+
+
+# --- the baseline-vs-PR comparison ------------------------------------------------
+def test_repetitions_are_the_hardened_experiment_five_times() -> None:
+    step = _step("repeats")
+    runs = [argv for argv in h.shell_commands(step["run"]) if argv[0] == "harness"]
+    assert len(runs) == 1  # inside the loop
+    params = h.check_harness_argv(runs[0]).params
+    hardened = h.check_harness_argv(next(a for a in h.shell_commands(_step("hardened")["run"])
+                                         if a[0] == "harness")).params
+    for key in ("quick", "dynamo_latency", "variant", "users", "scenario"):
+        assert params[key] == hardened[key], key
+    assert Path(params["report_dir"]) == Path("reports") / "repeats"
+    assert "for i in 1 2 3 4 5; do" in step["run"]  # >= 5 a side: run-level statistics
+    assert step.get("if") == "${{ !cancelled() }}"
+
+
+def test_repetitions_step_runs_all_five_even_when_runs_fail(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_harness(bin_dir)
+    log = tmp_path / "log"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_EXIT": "1", "FAKE_LOG": str(log)}
+    proc = _run_step(_step("repeats"), tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    assert len(log.read_text().splitlines()) == 5
+
+
+def test_baseline_is_published_on_main_and_compared_on_pull_requests() -> None:
+    publish = _named("Publish the baseline")
+    assert publish["uses"].startswith("actions/upload-artifact@")
+    assert publish["with"]["name"] == "latency-baseline"
+    assert publish["with"]["path"].rstrip("/") == "reports/repeats"
+    assert "github.event_name == 'push'" in publish["if"] and "refs/heads/main" in publish["if"]
+    download = _step("baseline")
+    assert "github.event_name == 'pull_request'" in download["if"]
+    assert download["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert "--name latency-baseline" in download["run"]
+    assert "--workflow latency-report.yml" in download["run"] and "--branch main" in download["run"]
+    perms = _workflow()["permissions"]
+    assert perms["actions"] == "read" and perms["pull-requests"] == "write" and perms["contents"] == "read"
+    compare = _step("compare")
+    assert compare["if"] == "${{ steps.baseline.outputs.found == 'true' && !cancelled() }}"
+    for argv in h.shell_commands(compare["run"]):
+        if argv[0] == "harness":
+            ctx = h.check_harness_argv(argv)
+            assert ctx.params["base"] == Path("baseline") and ctx.params["new"] == Path("reports/repeats")
+
+
+def _fake_gh(bin_dir: Path) -> None:
+    """A stand-in `gh`: `run list` prints $FAKE_RUN_ID, `run download` makes the dir, `pr comment` exits
+    $FAKE_GH_EXIT."""
+    script = bin_dir / "gh"
+    script.write_text(
+        "#!/bin/sh\n"
+        'echo "gh $@" >> "$FAKE_LOG"\n'
+        'if [ "$1 $2" = "run list" ]; then echo "$FAKE_RUN_ID"; exit 0; fi\n'
+        'if [ "$1 $2" = "run download" ]; then\n'
+        '  [ "$FAKE_DOWNLOAD" = "ok" ] || exit 1\n'
+        '  dir=""; prev=""; for a in "$@"; do [ "$prev" = "--dir" ] && dir="$a"; prev="$a"; done\n'
+        '  mkdir -p "$dir/run-1"; exit 0\n'
+        "fi\n"
+        'exit "${FAKE_GH_EXIT:-0}"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.mark.parametrize(("run_id", "download", "found"), [("123", "ok", "true"), ("", "ok", "false"),
+                                                           ("123", "fail", "false")])
+def test_baseline_download(tmp_path: Path, run_id: str, download: str, found: str) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_gh(bin_dir)
+    output, log = tmp_path / "output", tmp_path / "log"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_OUTPUT": str(output),
+           "FAKE_LOG": str(log), "FAKE_RUN_ID": run_id, "FAKE_DOWNLOAD": download, "GITHUB_REPOSITORY": "o/r"}
+    proc = _run_step(_step("baseline"), tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    assert output.read_text().splitlines() == [f"found={found}"]
+    if found == "true":
+        assert (tmp_path / "baseline" / "run-1").is_dir()
+        assert "gh run download 123" in log.read_text()
+
+
+def _fake_compare(bin_dir: Path) -> None:
+    script = bin_dir / "harness"
+    script.write_text(
+        "#!/bin/sh\n"
+        'echo "$@" >> "$FAKE_LOG"\n'
+        'out=""; prev=""; for a in "$@"; do [ "$prev" = "--output" ] && out="$a"; prev="$a"; done\n'
+        'mkdir -p "$(dirname "$out")" && echo "| phase | metric | verdict |" > "$out"\n'
+        'exit "$FAKE_EXIT"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.mark.parametrize("code", [0, 1, 2, 3])
+def test_compare_step_records_exit_code_and_fills_the_summary(tmp_path: Path, code: int) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_compare(bin_dir)
+    output, log, summary = tmp_path / "output", tmp_path / "log", tmp_path / "summary.md"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_OUTPUT": str(output),
+           "FAKE_LOG": str(log), "FAKE_EXIT": str(code), "GITHUB_STEP_SUMMARY": str(summary)}
+    proc = _run_step(_step("compare"), tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    assert output.read_text().splitlines() == [f"exit_code={code}"]
+    assert "| phase | metric | verdict |" in summary.read_text()
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("compare baseline reports/repeats --format md")
+    assert any("--format html" in c for c in calls)
+
+
+@pytest.mark.parametrize("gh_exit", ["0", "1"])
+def test_pr_comment_never_fails_the_job(tmp_path: Path, gh_exit: str) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_gh(bin_dir)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "compare.md").write_text("table\n")
+    log = tmp_path / "log"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_LOG": str(log), "FAKE_GH_EXIT": gh_exit,
+           "PR_NUMBER": "7", "GITHUB_REPOSITORY": "o/r"}
+    proc = _run_step(_named("Comment the comparison"), tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    assert "gh pr comment 7 --repo o/r --body-file reports/compare.md" in log.read_text()
+    if gh_exit != "0":
+        assert "::notice::" in proc.stdout

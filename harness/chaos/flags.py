@@ -1,0 +1,227 @@
+"""``harness chaos`` flags to :class:`ChaosOptions`, with every check done before anything starts.
+
+Why a module of its own: a typo in a flag must cost a usage error (exit 2) in
+milliseconds, never a half-run with faults applied.  Keeping the parsing here,
+apart from the typer signature, keeps the CLI a thin shell and lets each rule be
+tested without a process.  Every problem is a :class:`UsageError` whose message
+names the flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.chaos.faults import DownFault, Fault, LatencyFault, LlmErrorFault, parse_rate
+from harness.chaos.load import SCENARIO_CLASSES
+from harness.chaos.runner import (
+    DESIGN_BREAKER,
+    DESIGN_PHASES,
+    QUICK_BREAKER,
+    QUICK_PHASES,
+    QUICK_THINK_S,
+    QUICK_USERS,
+    ChaosOptions,
+)
+from harness.chaos.target import TargetError, breaker_of_target, parse_breaker_flag
+from harness.durations import DurationError, parse_duration
+from harness.slo import Slo, SloError, load_slo
+from harness.stack.net import AddressError, require_loopback
+
+MAX_USERS = 1000
+MAX_WORKERS = 64
+MAX_RUN_S = 3600.0
+
+
+class UsageError(ValueError):
+    """A flag, or a combination of flags, that cannot make a run."""
+
+
+@dataclass
+class ChaosFlags:
+    """The raw flags, as typed on the command line."""
+
+    dynamo_latency: str | None = None
+    dynamo_jitter: str | None = None
+    dynamo_down: bool = False
+    redis_latency: str | None = None
+    redis_down: bool = False
+    llm_latency: str | None = None
+    llm_errors: str | None = None
+    users: int | None = None
+    arrival_rate: float | None = None
+    scenario: str = "chat"
+    variant: str = "hardened"
+    baseline: str | None = None
+    fault: str | None = None
+    recovery: str | None = None
+    quick: bool = False
+    alarm_period: str | None = None
+    slo: Path | None = None
+    report_dir: Path = Path("reports")
+    target: str | None = None
+    toxiproxy: str | None = None
+    workers: int = 0
+    service_events: Path | None = None
+    dynamodb_url: str | None = None
+    seed: int | None = None
+    breaker: str | None = None
+    home: Path | None = None
+
+
+def _ms(text: str) -> int:
+    return round(parse_duration(text) * 1000)
+
+
+def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
+    """The faults asked for, and the run's label (``dynamo-latency-2s+redis-down``)."""
+    faults: list[Fault] = []
+    labels: list[str] = []
+    try:
+        if f.dynamo_latency is not None or f.dynamo_jitter is not None:
+            faults.append(LatencyFault("dynamodb", _ms(f.dynamo_latency or "0ms"), _ms(f.dynamo_jitter or "0ms")))
+            labels.append(f"dynamo-latency-{f.dynamo_latency or '0ms'}")
+        if f.dynamo_down:
+            faults.append(DownFault("dynamodb"))
+            labels.append("dynamo-down")
+        if f.redis_latency is not None:
+            faults.append(LatencyFault("redis", _ms(f.redis_latency)))
+            labels.append(f"redis-latency-{f.redis_latency}")
+        if f.redis_down:
+            faults.append(DownFault("redis"))
+            labels.append("redis-down")
+        if f.llm_latency is not None:
+            faults.append(LatencyFault("llm", _ms(f.llm_latency)))
+            labels.append(f"llm-latency-{f.llm_latency}")
+        if f.llm_errors is not None:
+            faults.append(LlmErrorFault(parse_rate(f.llm_errors)))
+            labels.append(f"llm-errors-{f.llm_errors.rstrip('%')}")
+    except (DurationError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return faults, "+".join(labels) or "no-fault"
+
+
+def parse_phases(f: ChaosFlags) -> tuple[tuple[float, float, float], float]:
+    """Phase lengths (baseline, fault, recovery) and the alarm period, in seconds."""
+    defaults = QUICK_PHASES if f.quick else DESIGN_PHASES
+    try:
+        phases = (
+            parse_duration(f.baseline) if f.baseline else defaults[0],
+            parse_duration(f.fault) if f.fault else defaults[1],
+            parse_duration(f.recovery) if f.recovery else defaults[2],
+        )
+        period = parse_duration(f.alarm_period) if f.alarm_period else (2.0 if f.quick else 60.0)
+    except (DurationError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if any(p <= 0 for p in phases) or sum(phases) > MAX_RUN_S:
+        raise UsageError("phase lengths must be above 0 and add up to at most 1h")
+    if period <= 0:
+        raise UsageError("--alarm-period must be above 0")
+    return phases, period
+
+
+def parse_scenarios(f: ChaosFlags) -> list[str]:
+    """The scenario list; an arrival rate implies the open-model scenario."""
+    scenarios = [s.strip() for s in f.scenario.split(",") if s.strip()]
+    unknown = [s for s in scenarios if s not in SCENARIO_CLASSES]
+    if not scenarios or unknown:
+        raise UsageError(f"--scenario: unknown {', '.join(unknown) or 'empty'}; "
+                         f"choose from {', '.join(SCENARIO_CLASSES)}")
+    if f.arrival_rate is not None:
+        if f.arrival_rate <= 0:
+            raise UsageError("--arrival-rate must be above 0")
+        if "open" not in scenarios:
+            scenarios = ["open"] if scenarios == ["chat"] else [*scenarios, "open"]
+    return scenarios
+
+
+def check_sizes(f: ChaosFlags) -> int:
+    """Validate variant, users, workers and seed; return the user count."""
+    if f.variant not in ("seed", "hardened"):
+        raise UsageError(f"--variant must be seed or hardened, not {f.variant!r}")
+    users = f.users if f.users is not None else (QUICK_USERS if f.quick else 10)
+    if not 1 <= users <= MAX_USERS:
+        raise UsageError(f"--users must be between 1 and {MAX_USERS}")
+    if not 0 <= f.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be between 0 and {MAX_WORKERS}")
+    if f.seed is not None and not 0 <= f.seed < 2**31:
+        raise UsageError("--seed must be between 0 and 2147483647")
+    return users
+
+
+def load_slo_flag(path: Path | None) -> Slo:
+    """The SLO file, loaded and validated: a typo must not cost a whole run."""
+    if path is not None and path.is_dir():
+        raise UsageError(f"--slo {path}: is a directory; give a YAML or JSON file")
+    if path is not None and not path.is_file():
+        raise UsageError(f"--slo {path}: no such file")
+    try:
+        return load_slo(path)
+    except SloError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_endpoints(f: ChaosFlags, has_faults: bool) -> tuple[str | None, str | None]:
+    """``--target`` and ``--toxiproxy``, normalised; only loopback addresses are accepted."""
+    target, toxiproxy = f.target, f.toxiproxy
+    try:
+        if target:
+            target = require_loopback(target, "--target")
+            if has_faults and not toxiproxy:
+                raise UsageError("--target with a fault needs --toxiproxy URL (its proxies: dynamodb, redis, llm)")
+        if toxiproxy:
+            toxiproxy = require_loopback(toxiproxy, "--toxiproxy")
+    except AddressError as exc:
+        raise UsageError(str(exc)) from None
+    return target, toxiproxy
+
+
+def breaker_timings(f: ChaosFlags, target: str | None) -> dict[str, float]:
+    """The breaker timings the checks judge against: --quick's, or the target's own."""
+    timings = dict(QUICK_BREAKER if f.quick else DESIGN_BREAKER)
+    try:
+        flagged = parse_breaker_flag(f.breaker) if f.breaker is not None else None
+        if target:
+            return breaker_of_target(target, flagged, timings)
+    except TargetError as exc:
+        raise UsageError(str(exc)) from None
+    if flagged is not None:
+        raise UsageError("--breaker describes a --target's breaker; the embedded stack's follows --quick")
+    return timings
+
+
+def unfireable_alarms(slo: Slo, period: float, fault_s: float) -> dict[str, str]:
+    """Alarms whose shortest breach (datapoints_to_alarm x period) is longer than the fault phase."""
+    out: dict[str, str] = {}
+    for name in ("dynamodb_latency", "circuit_open", "stateless"):
+        need = int(slo.get("alarms", name, "datapoints_to_alarm")) * period
+        if need > fault_s:
+            out[name] = f"it needs {need:g} s of breach but the fault phase lasts {fault_s:g} s"
+    return out
+
+
+def build_options(f: ChaosFlags) -> tuple[ChaosOptions, Slo]:
+    """Every flag checked, in the order a user would fix them; raises :class:`UsageError`."""
+    users = check_sizes(f)
+    scenarios = parse_scenarios(f)
+    slo = load_slo_flag(f.slo)
+    faults, label = parse_faults(f)
+    phases, period = parse_phases(f)
+    target, toxiproxy = check_endpoints(f, bool(faults))
+    timings = breaker_timings(f, target)
+    drain = slo.f("durability", "drain_timeout_s")
+    opts = ChaosOptions(
+        faults=faults, fault_label=label, variant=f.variant, scenarios=scenarios,
+        users=users, arrival_rate=f.arrival_rate, phases=phases,
+        breaker=timings, alarm_period_s=period, slo_path=f.slo,
+        report_dir=f.report_dir, target=target, toxiproxy_url=toxiproxy, workers=f.workers, quick=f.quick,
+        home=f.home.resolve() if f.home else None,
+        external_events=f.service_events, external_dynamodb=f.dynamodb_url,
+        think_time_s=QUICK_THINK_S if f.quick else None,
+        drain_timeout_s=min(20.0, drain) if f.quick else drain,
+        abort_window_s=slo.f("requests", "abort_window_s"),
+        abort_min_requests=int(slo.f("requests", "abort_min_requests")),
+    )
+    if f.seed is not None:
+        opts.seed = f.seed
+    return opts, slo

@@ -1,0 +1,127 @@
+"""Whole comparisons of synthetic runs whose true difference is known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.compare import Comparison, MetricRow, Options, compare_samples, load_side
+from harness.compare.runs import CompareInputError, discover
+from tests.compare.synth import Spec, write_run
+
+FAST = Options(resamples=400)
+
+
+def _row(c: Comparison, phase: str, series: str, stat: str) -> MetricRow:
+    return next(r for r in c.rows if (r.phase, r.series, r.stat) == (phase, series, stat))
+
+
+def _cmp(tmp_path: Path, base: Spec, new: Spec, opt: Options = FAST) -> Comparison:
+    return compare_samples(load_side(write_run(tmp_path / "a", base)), load_side(write_run(tmp_path / "b", new)), opt)
+
+
+def test_aa_pair_is_no_change(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1), Spec(seed=2), Options(resamples=400, noise_floor=0.0))
+    assert c.verdict == "no significant change", [r for r in c.rows if r.verdict == "regression"]
+    assert c.exit_code == 0
+    assert c.unit == "blocks"
+
+
+def test_20ms_on_every_dynamodb_call_is_a_regression_whose_ci_holds_20ms(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1), Spec(seed=2, dynamo_extra_ms=20.0))
+    assert c.verdict == "regression" and c.exit_code == 1
+    for phase in ("baseline", "fault", "recovery"):
+        p50 = _row(c, phase, "dynamodb.write", "p50")
+        assert p50.verdict == "regression"
+        assert p50.ci_low is not None and p50.ci_high is not None
+        assert p50.ci_low <= 20.0 <= p50.ci_high, (phase, p50)
+        assert _row(c, phase, "dynamodb.write", "U-test").verdict == "regression"
+    # Redis was not touched
+    assert all(r.verdict != "regression" for r in c.rows if r.series.startswith("redis"))
+
+
+def test_repetitions_switch_to_run_level(tmp_path: Path) -> None:
+    for i in range(5):
+        write_run(tmp_path / "a", Spec(seed=10 + i))
+        write_run(tmp_path / "b", Spec(seed=20 + i, dynamo_extra_ms=20.0))
+    c = compare_samples(load_side(tmp_path / "a"), load_side(tmp_path / "b"), FAST)
+    assert c.unit == "runs" and len(c.base_runs) == 5 and "run-level" in c.unit_note
+    p50 = _row(c, "fault", "dynamodb.write", "p50")
+    assert p50.verdict == "regression" and p50.ci_low is not None and p50.ci_high is not None
+    assert p50.ci_low <= 20.0 <= p50.ci_high
+    # breaker timings are tested at run level
+    assert _row(c, "fault", "dynamodb", "time to open").p_value is not None
+
+
+def test_too_few_samples_is_inconclusive_and_says_how_many(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1, rate=0.5), Spec(seed=2, rate=0.5))
+    assert c.verdict == "inconclusive" and c.exit_code == 3
+    p99 = _row(c, "fault", "user", "p99")
+    assert p99.verdict == "inconclusive" and "1000" in p99.note
+
+
+def test_p99_needs_1000_samples(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1, rate=30), Spec(seed=2, rate=30))  # 360 fault-phase turns a side
+    assert _row(c, "fault", "user", "p95").verdict != "inconclusive"
+    assert _row(c, "fault", "user", "p99").verdict == "inconclusive"
+
+
+def test_a_lost_turn_is_a_regression(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1), Spec(seed=2, lost_turns=1))
+    assert _row(c, "all", "dynamodb", "lost turns").verdict == "regression"
+    assert c.verdict == "regression"
+
+
+def test_breaker_that_no_longer_opens_is_a_regression(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1), Spec(seed=2, breaker_opens=False))
+    assert _row(c, "fault", "dynamodb", "opened").verdict == "regression"
+
+
+def test_alarm_firing_only_in_new_is_a_regression(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1), Spec(seed=2, alarms=("circuit_open", "stateless")))
+    assert _row(c, "all", "stateless", "fired").verdict == "regression"
+    assert _row(c, "all", "circuit_open", "fired").verdict == "~"
+
+
+def test_degraded_share_increase_is_a_regression(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1, degraded_share_fault=0.02), Spec(seed=2, degraded_share_fault=0.3))
+    row = _row(c, "fault", "user", "degraded share")
+    assert row.verdict == "regression" and row.p_value is not None and row.p_value < 1e-6
+    assert _row(c, "baseline", "user", "degraded share").verdict == "~"
+
+
+def test_outcome_style_verdict_json_is_read(tmp_path: Path) -> None:
+    c = _cmp(tmp_path, Spec(seed=1, verdict_style="outcome"), Spec(seed=2, verdict_style="outcome", lost_turns=2))
+    assert _row(c, "all", "dynamodb", "lost turns").new == 2.0
+
+
+def test_noise_floor_applies_only_without_repetitions(tmp_path: Path) -> None:
+    # +2 ms on 7 ms DynamoDB calls (~+28 %): called with the floor at 0, not at 50 %
+    opt_strict = Options(resamples=400, noise_floor=0.0)
+    assert _row(_cmp(tmp_path / "x", Spec(seed=1), Spec(seed=2, dynamo_extra_ms=2.0), opt_strict),
+                "fault", "dynamodb.write", "p50").verdict == "regression"
+    c = _cmp(tmp_path / "y", Spec(seed=1), Spec(seed=2, dynamo_extra_ms=2.0), Options(resamples=400, noise_floor=0.5))
+    assert _row(c, "fault", "dynamodb.write", "p50").verdict == "~"
+    assert "noise floor of 50%" in c.unit_note
+
+
+def test_synthetic_aa_false_regression_rate_is_at_most_alpha(tmp_path: Path) -> None:
+    """Thirty A/A pairs of iid runs with no noise floor: Holm keeps whole-comparison false regressions <= alpha."""
+    false = 0
+    pairs = 30
+    for i in range(pairs):
+        c = _cmp(tmp_path / str(i), Spec(seed=100 + 2 * i, rate=40), Spec(seed=101 + 2 * i, rate=40),
+                 Options(resamples=300, noise_floor=0.0, seed=i))
+        false += c.verdict == "regression"
+    assert false / pairs <= 0.05 + 1 / pairs  # at most alpha, give or take one pair of sampling error
+
+
+def test_discover(tmp_path: Path) -> None:
+    with pytest.raises(CompareInputError):
+        discover(tmp_path)
+    one = write_run(tmp_path / "side", Spec(seed=1))
+    assert discover(one) == [one]
+    write_run(tmp_path / "side", Spec(seed=2))
+    assert len(discover(tmp_path / "side")) == 2
+    assert len(discover(tmp_path)) == 2  # a directory of experiment directories: one level deeper
