@@ -57,7 +57,13 @@ class ToxiproxyClient:
         try:
             self._call("POST", "/harness/taps", {"proxy": proxy, "path": str(path), "http": True})
         except ToxiproxyError as exc:
-            if "HTTP 404" in str(exc) or "HTTP 405" in str(exc):
+            if "HTTP 404" not in str(exc) and "HTTP 405" not in str(exc):
+                raise
+            # Our server answers 404 for an unknown proxy too: only a server
+            # without the taps endpoint at all is a real Toxiproxy.
+            try:
+                self._call("GET", "/harness/taps")
+            except ToxiproxyError:
                 return False
             raise
         return True

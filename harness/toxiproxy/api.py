@@ -9,6 +9,17 @@ thin HTTP/1.1 layer with an explicit router keeps every one of those visible
 and avoids a framework quietly "fixing" them.  All mutating requests are
 serialised by one lock, because applying a toxic change to live connections
 awaits each connection's stub.
+
+Bad input never gets a 500 or a dropped connection: malformed HTTP framing is
+a plain ``400 Bad Request`` (as Go's net/http answers), and bad bodies —
+syntax, nesting too deep, wrong types, numbers out of the Go field's range
+(float32 toxicity, int64 attributes), lone UTF-16 surrogates (replaced by
+U+FFFD, as Go's decoder does) — are 400 with ``{"error": ...}``.  The only
+500s are Go's own for listen failures (an unparsable or busy ``listen``
+address), which the reference transcript records.
+
+``/harness/taps`` are our extension (see :mod:`harness.toxiproxy.tap`); a
+real Toxiproxy answers them 404.
 """
 
 from __future__ import annotations
@@ -16,11 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import secrets
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -34,7 +48,8 @@ from harness.toxiproxy.proxy import (
     ToxicWrapper,
     split_host_port,
 )
-from harness.toxiproxy.toxics import lookup
+from harness.toxiproxy.tap import Tap, TapWriter
+from harness.toxiproxy.toxics import Toxic, lookup
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +107,7 @@ class ApiServer:
         self.lock = asyncio.Lock()
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.StreamWriter] = set()
+        self.taps: dict[str, Tap] = {}
         self.routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"^/reset$"), {"POST": self.reset}),
             (re.compile(r"^/proxies$"), {"GET": self.proxy_index, "POST": self.proxy_create}),
@@ -119,6 +135,8 @@ class ApiServer:
                 },
             ),
             (re.compile(r"^/version$"), {"GET": self.version}),
+            (re.compile(r"^/harness/taps$"), {"GET": self.tap_index, "POST": self.tap_create}),
+            (re.compile(r"^/harness/taps/([^/]+)$"), {"DELETE": self.tap_delete}),
         ]
 
     # ------------------------------------------------------------------ lifecycle
@@ -132,7 +150,10 @@ class ApiServer:
             self._server.close()
         for writer in list(self._clients):
             writer.close()
-        self.collection.clear()
+        self.collection.clear()  # connections close first, so their last tap lines are written
+        for tap in self.taps.values():
+            tap.close()
+        self.taps.clear()
 
     # ------------------------------------------------------------------ HTTP/1.1
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -165,6 +186,15 @@ class ApiServer:
     async def _read_request(
         self, reader: asyncio.StreamReader
     ) -> tuple[str, str, dict[str, str], bytes, bool] | Response | None:
+        """One request; a :class:`Response` (then close) when its framing is bad."""
+        try:
+            return await self._parse_request(reader)
+        except ValueError:  # over-long line (StreamReader), bad Content-Length or chunk size
+            return Response(400, b"400 Bad Request", TEXT)
+
+    async def _parse_request(
+        self, reader: asyncio.StreamReader
+    ) -> tuple[str, str, dict[str, str], bytes, bool] | Response | None:
         line = await reader.readline()
         if not line:
             return None
@@ -181,23 +211,9 @@ class ApiServer:
             if not sep:
                 return Response(400, b"400 Bad Request: malformed header", TEXT)
             headers[name.strip().lower()] = value.strip()
-        body = b""
+        body: bytes | Response = b""
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks = []
-            total = 0
-            while True:
-                size_line = await reader.readline()
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > MAX_BODY:
-                    return Response(413, b"request body too large\n", TEXT)
-                chunks.append(await reader.readexactly(size))
-                await reader.readline()
-            body = b"".join(chunks)
+            body = await _read_chunked(reader)
         elif "content-length" in headers:
             length = int(headers["content-length"])
             if length < 0:
@@ -205,6 +221,8 @@ class ApiServer:
             if length > MAX_BODY:
                 return Response(413, b"request body too large\n", TEXT)
             body = await reader.readexactly(length)
+        if isinstance(body, Response):
+            return body
         conn_hdr = headers.get("connection", "").lower()
         keep_alive = conn_hdr != "close" if version == "HTTP/1.1" else conn_hdr == "keep-alive"
         path = target.split("?", 1)[0]
@@ -352,6 +370,9 @@ class ApiServer:
             self.collection.remove(name)
         except ProxyError as exc:
             return error_response(exc.status, exc.message)
+        tap = self.taps.pop(name, None)
+        if tap is not None:  # the proxy's connections are closed now: their lines are in
+            tap.close()
         return Response(204)
 
     async def toxic_index(self, name: str, *, body: bytes) -> Response:
@@ -367,7 +388,7 @@ class ApiServer:
         except ProxyError as exc:
             return error_response(exc.status, exc.message)
         try:
-            raw = gojson.decode(body)
+            raw = _decode(body)
             if not isinstance(raw, dict):
                 raise gojson.value_type_error(raw, "toxics.ToxicWrapper")
             name_v = _typed(raw, "name", str, "ToxicWrapper.name", "string", "")
@@ -389,12 +410,54 @@ class ApiServer:
         if proxy.toxics.find(name_v) is not None:
             return error_response(409, "toxic already exists")
         try:
-            attributes = cls.validate(attrs_raw)
+            attributes = _in_range(cls, cls.validate(attrs_raw))
         except GoJSONError as exc:
             return bad_body(exc)
         wrapper = ToxicWrapper(name_v, type_v, stream_v, toxicity, cls(attributes))
         proxy.toxics.add(wrapper)
         return json_response(200, wrapper.to_json())
+
+    # ------------------------------------------------------------------ wire taps (ours, not Toxiproxy's)
+    async def tap_index(self, *, body: bytes) -> Response:
+        return json_response(200, [self.taps[name].to_json() for name in sorted(self.taps)])
+
+    async def tap_create(self, *, body: bytes) -> Response:
+        try:
+            raw = _decode(body)
+        except GoJSONError as exc:
+            return bad_body(exc)
+        problem = _tap_body_problem(raw)
+        if problem:
+            return error_response(400, problem)
+        name, path, http = raw["proxy"], Path(raw["path"]), raw.get("http") is True
+        try:
+            proxy = self.collection.get(name)
+        except ProxyError as exc:
+            return error_response(exc.status, exc.message)
+        if name in self.taps:
+            return error_response(409, f"proxy {name} is already tapped")
+        try:
+            if not path.parent.is_dir():
+                return error_response(400, f"directory of path does not exist: {path.parent}")
+            if path.is_dir():
+                return error_response(400, f"path is a directory: {path}")
+            writer = TapWriter(path)
+        except (OSError, ValueError) as exc:
+            return error_response(400, f"cannot open path {raw['path']}: {getattr(exc, 'strerror', None) or exc}")
+        tap = Tap(name, path, http, writer)
+        self.taps[name] = tap
+        proxy.set_tap(tap)
+        return json_response(201, tap.to_json())
+
+    async def tap_delete(self, name: str, *, body: bytes) -> Response:
+        tap = self.taps.pop(name, None)
+        if tap is None:
+            return error_response(404, "tap not found")
+        proxy = self.collection.proxies.get(name)
+        if proxy is not None and proxy.tap is tap:
+            proxy.set_tap(None)
+        tap.close()
+        return Response(204)
 
     def _find_toxic(self, name: str, toxic: str) -> ToxicWrapper:
         proxy = self.collection.get(name)
@@ -416,10 +479,10 @@ class ApiServer:
             return error_response(exc.status, exc.message)
         cls = type(wrapper.toxic)
         try:
-            raw = gojson.decode(body)
+            raw = _decode(body)
             if not isinstance(raw, dict):
                 raise gojson.value_type_error(raw, "struct { Attributes interface {}; Toxicity float32 }")
-            attributes = cls.validate(raw.get("attributes"), wrapper.toxic.attributes)
+            attributes = _in_range(cls, cls.validate(raw.get("attributes"), wrapper.toxic.attributes))
             toxicity = _typed_number(raw, "toxicity", ".toxicity", wrapper.toxicity)
         except GoJSONError as exc:
             return bad_body(exc)
@@ -448,12 +511,113 @@ def _typed(raw: dict[str, Any], key: str, kind: type, field: str, go_type: str, 
 
 
 def _typed_number(raw: dict[str, Any], key: str, field: str, default: float) -> float:
+    """A float32 field (toxicity): a number that fits, as Go's decoder requires."""
     value = raw.get(key)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise gojson.field_type_error(value, field, "float32")
-    return float(value)
+    try:
+        number = float(value)
+        if not math.isfinite(number):
+            raise OverflowError
+        struct.pack("<f", number)
+    except OverflowError:
+        raise _range_error(value, field, "float32") from None
+    return number
+
+
+def _range_error(value: Any, field: str, go_type: str) -> GoJSONError:
+    shown = f" {value}" if isinstance(value, int) or math.isfinite(value) else ""
+    return GoJSONError(f"json: cannot unmarshal number{shown} into Go struct field {field} of type {go_type}")
+
+
+INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _in_range(cls: type[Toxic], attributes: dict[str, int | float]) -> dict[str, int | float]:
+    """Reject attribute values Go could not hold (int64 / int on 64-bit, finite float64)."""
+    for name, kind in cls.schema.items():
+        value = attributes.get(name, 0)
+        field = f"{cls.go_struct}.attributes.{name}"
+        if kind is int and not INT64[0] <= value <= INT64[1]:
+            raise _range_error(value, field, cls.go_int_type)
+        if kind is float and not math.isfinite(value):
+            raise _range_error(value, field, "float64")
+    return attributes
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _decode(body: bytes) -> Any:
+    """:func:`gojson.decode`, plus Go's limits: nesting too deep is an error, lone surrogates become U+FFFD."""
+    try:
+        value = gojson.decode(body)
+    except RecursionError:
+        raise GoJSONError("exceeded max depth") from None
+    if _SURROGATE_ESCAPE.search(body):
+        value = _scrub(value)
+    return value
+
+
+def _scrub(root: Any) -> Any:
+    """Replace lone surrogates in every string (keys too), iteratively (no recursion limit)."""
+    def fix(v: Any) -> Any:
+        if isinstance(v, str):
+            return _SURROGATE.sub("\ufffd", v)
+        if isinstance(v, dict | list):
+            stack.append(v)
+        return v
+
+    stack: list[Any] = []
+    root = fix(root)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            node[:] = [fix(v) for v in node]
+        else:
+            items = list(node.items())
+            node.clear()
+            node.update((fix(k), fix(v)) for k, v in items)
+    return root
+
+
+def _tap_body_problem(raw: Any) -> str | None:
+    """Why a ``POST /harness/taps`` body is unusable, or ``None``."""
+    if not isinstance(raw, dict):
+        return 'body must be a JSON object {"proxy": name, "path": file, "http": bool}'
+    for key in ("proxy", "path"):
+        value = raw.get(key)
+        if value is None:
+            return f"missing required field: {key}"
+        if not isinstance(value, str):
+            return f"{key} must be a string, not {gojson.json_kind(value)}"
+        if not value.strip():
+            return f"{key} must not be blank"
+    http = raw.get("http")
+    if http is not None and not isinstance(http, bool):
+        return f"http must be true or false, not {gojson.json_kind(http)}"
+    return None
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes | Response:
+    """A chunked request body (extensions and trailers skipped); 413 past MAX_BODY."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        size_line = await reader.readline()
+        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass
+            return b"".join(chunks)
+        total += size
+        if total > MAX_BODY:
+            return Response(413, b"request body too large\n", TEXT)
+        chunks.append(await reader.readexactly(size))
+        await reader.readline()
 
 
 def _proxy_fields(raw: dict[str, Any], defaults: dict[str, Any], struct: str) -> dict[str, Any]:
@@ -465,14 +629,14 @@ def _proxy_fields(raw: dict[str, Any], defaults: dict[str, Any], struct: str) ->
 
 
 def _decode_proxy(body: bytes, defaults: dict[str, Any]) -> dict[str, Any]:
-    raw = gojson.decode(body)
+    raw = _decode(body)
     if not isinstance(raw, dict):
         raise gojson.value_type_error(raw, "toxiproxy.Proxy")
     return _proxy_fields(raw, defaults, "Proxy")
 
 
 def _decode_populate(body: bytes) -> list[dict[str, Any]]:
-    raw = gojson.decode(body)
+    raw = _decode(body)
     if raw is None:
         return []
     if not isinstance(raw, list):

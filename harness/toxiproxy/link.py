@@ -21,6 +21,12 @@ more than :data:`HIGH_WATER` bytes are inside the chain.
 A link with no toxics takes a fast path: ``data_received`` writes straight to
 the destination transport, with the usual pause/resume flow control.
 
+A wire tap (:mod:`harness.toxiproxy.tap`) hooks in at the client side only:
+``on_read`` sees every chunk the upstream link reads from the client,
+``on_write`` every chunk the downstream link writes to the client.  Both are
+``None`` unless the proxy is tapped, so untapped links pay two tests per chunk;
+both run after the chunk was forwarded, so a tap never delays bytes.
+
 Closing follows Go: when end-of-stream leaves a link's chain, the link's
 destination socket is closed, which ends the *other* link's source; the
 other link drains through its own toxics (so ``slow_close`` still delays)
@@ -33,6 +39,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.toxiproxy.stream import Chan, Chunk, Item, Sink
@@ -203,6 +210,8 @@ class Link:
         "head",
         "inflight",
         "loop",
+        "on_read",
+        "on_write",
         "other",
         "src",
         "started",
@@ -233,6 +242,8 @@ class Link:
         self._dst_paused = False
         self._over = False
         self._reading_paused = True  # the source starts paused until start()
+        self.on_read: Callable[[bytes], None] | None = None  # tap: bytes read from src (upstream link)
+        self.on_write: Callable[[bytes], None] | None = None  # tap: bytes written to dst (downstream link)
         for wrapper in wrappers:
             self.add_toxic(wrapper)
 
@@ -248,12 +259,16 @@ class Link:
         if self.fast:
             if not self.finished:
                 self.dst.write(data)
-            return
-        self.inflight += len(data)
-        self.head.push(Chunk(data, time.monotonic()))
-        if self.inflight > HIGH_WATER and not self._over:
-            self._over = True
-            self._update_reading()
+                if self.on_write is not None and not self.dst.is_closing():
+                    self.on_write(data)
+        else:
+            self.inflight += len(data)
+            self.head.push(Chunk(data, time.monotonic()))
+            if self.inflight > HIGH_WATER and not self._over:
+                self._over = True
+                self._update_reading()
+        if self.on_read is not None:  # after forwarding: the tap never delays bytes
+            self.on_read(data)
 
     def feed_eof(self) -> None:
         """The source reached end of stream (or was closed)."""
@@ -274,6 +289,8 @@ class Link:
         self.inflight -= len(item.data)
         if not self.finished and not self.dst.is_closing():
             self.dst.write(item.data)
+            if self.on_write is not None:
+                self.on_write(item.data)
         if self._over and self.inflight <= LOW_WATER:
             self._over = False
             self._update_reading()

@@ -20,11 +20,14 @@ import logging
 import os
 import socket
 import struct
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.toxiproxy.gojson import Float32
 from harness.toxiproxy.link import Link
 from harness.toxiproxy.toxics.base import Toxic
+
+if TYPE_CHECKING:
+    from harness.toxiproxy.tap import ConnTap, Tap
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ def _parse_port(port: str, addr: str) -> int:
         return value
     try:
         return socket.getservbyname(port, "tcp")
-    except OSError:
+    except (OSError, ValueError):  # ValueError: NUL bytes, surrogates
         raise ValueError(f"lookup tcp/{port}: unknown port") from None
 
 
@@ -121,7 +124,7 @@ async def bind_listener(listen: str) -> tuple[socket.socket, str]:
         except ValueError:
             try:
                 infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-            except OSError:
+            except (OSError, ValueError):  # ValueError: names IDNA cannot encode (too long, empty label)
                 raise ProxyError(500, f"listen tcp: lookup {host}: no such host") from None
             infos.sort(key=lambda i: 0 if i[0] == socket.AF_INET else 1)
             family = infos[0][0]
@@ -298,6 +301,12 @@ class _ClientSide(_Side):
         self.transport = tr
         self.conn = Connection(self.proxy, self)
 
+    def eof_received(self) -> bool:
+        conn = self.conn
+        if conn is not None and conn.tap is not None:
+            conn.tap.client_eof()
+        return super().eof_received()
+
 
 class _UpstreamSide(_Side):
     __slots__ = ()
@@ -317,6 +326,7 @@ class Connection:
         self.down: Link | None = None
         self.linger0 = False
         self.closed = False
+        self.tap: ConnTap | None = proxy.tap.open_connection() if proxy.tap is not None else None
         assert client.transport is not None
         client.transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         proxy.conns.add(self)
@@ -366,10 +376,26 @@ class Connection:
         self.client.writer = self.down
         side.reader = self.down
         side.writer = self.up
+        if self.tap is not None:
+            self._hook_tap()
         self.up.start()
         self.down.start()
         self.client.flush_pending()
         side.flush_pending()
+
+    def attach_tap(self, tap: Tap | None) -> None:
+        """Start (or with ``None`` stop) tapping this connection, which may already carry traffic."""
+        if self.closed:
+            return
+        self.tap = tap.open_connection(live=self.up is not None) if tap is not None else None
+        self._hook_tap()
+
+    def _hook_tap(self) -> None:
+        tap = self.tap if self.tap is not None and self.tap.parsing else None
+        if self.up is not None:
+            self.up.on_read = tap.sent if tap is not None else None
+        if self.down is not None:
+            self.down.on_write = tap.received if tap is not None else None
 
     def close_transport(self, transport: asyncio.Transport) -> None:
         """Close one socket: RST if the connection started with reset_peer, else FIN after flush."""
@@ -411,6 +437,9 @@ class Connection:
             if link is not None:
                 link.cancel_stubs()
         self.proxy.conns.discard(self)
+        tap, self.tap = self.tap, None
+        if tap is not None:
+            tap.closed()
 
 
 # --------------------------------------------------------------------------- proxies
@@ -426,6 +455,7 @@ class Proxy:
         self.enabled = False
         self.toxics = ToxicCollection(self)
         self.conns: set[Connection] = set()
+        self.tap: Tap | None = None
         self._server: asyncio.AbstractServer | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -450,6 +480,12 @@ class Proxy:
             raise ProxyError(500, f"listen tcp {resolved}: {_go_strerror(exc)}") from None
         self.listen = resolved
         self.enabled = True
+
+    def set_tap(self, tap: Tap | None) -> None:
+        """Tap new and open connections (``None``: stop tapping; the caller closes the tap)."""
+        self.tap = tap
+        for conn in list(self.conns):
+            conn.attach_tap(tap)
 
     def stop(self) -> None:
         """Close the listener and every connection; the proxy keeps its settings."""
@@ -486,6 +522,7 @@ class ProxyCollection:
             if existing.upstream == proxy.upstream and await _same_listen(existing.listen, proxy.listen):
                 return existing
             existing.stop()
+            proxy.tap, existing.tap = existing.tap, None  # a tap belongs to the proxy's name
             del self.proxies[proxy.name]
         if start:
             await proxy.start()
