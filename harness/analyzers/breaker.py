@@ -23,6 +23,7 @@ from harness.analyzers.breaker_wire import (
     check_silent_while_open,
     check_threshold,
     logged_dynamo_failures,
+    refused_windows,
 )
 from harness.analyzers.dynamo_calls import WIRE, dynamodb_calls
 from harness.analyzers.rundata import RunData
@@ -61,7 +62,7 @@ class BreakerAnalyzer:
         expect_open = fault_should_open(run.fault, float(cfg["timeout_ms"]))
         res.data["expect_open"] = expect_open
         if "events.jsonl" in run.missing:
-            if expect_open:
+            if expect_open or "run.json" in run.missing:
                 return res.skip(f"{run.missing['events.jsonl']}: the breaker's transitions are unknown")
             res.status, res.reason = "skipped", run.missing["events.jsonl"]
             return res
@@ -159,8 +160,19 @@ class BreakerAnalyzer:
             return
         fs = float(fault["start"])
         fe = float(fault["end"]) if isinstance(fault.get("end"), (int, float)) else None
+        early = [t for t in tr if t["to"] == "open" and t["ts"] < fs - 0.001]
+        res.check("closed_before_fault", not early, len(early), "breaker stays closed before the fault",
+                  f"opened at {fmt_ts(early[0]['ts'], t0)}, before the fault started at {fmt_ts(fs, t0)}" if early
+                  else "closed through the baseline")
+        before = [t for t in tr if t["ts"] < fs - 0.001]
+        already = before[-1]["to"] if before and before[-1]["to"] != "closed" else None
         opens = [t for t in tr if t["to"] == "open" and t["from"] == "closed" and t["ts"] >= fs - 0.001]
-        if expect_open:
+        if expect_open and already:
+            res.inconclusive("opened_after_fault", already, "opens within the window after fault start",
+                             f"the breaker was already {already} when the fault began (see closed_before_fault), "
+                             "so its time to open under the fault cannot be measured; a run whose baseline keeps "
+                             "it closed would decide it")
+        elif expect_open:
             bound = float(cfg["window_s"]) + float(cfg["timeout_ms"]) / 1000.0 + float(slo.get("breaker",
                                                                                               "open_slack_s"))
             d = opens[0]["ts"] - fs if opens else None
@@ -172,11 +184,11 @@ class BreakerAnalyzer:
             res.check("no_open_without_failing_fault", False, round(opens[0]["ts"] - fs, 3), "breaker stays closed",
                       f"fault {fault.get('kind')} should not fail calls, yet the breaker opened at "
                       f"{fmt_ts(opens[0]['ts'], t0)}")
-        if fe is None or not (expect_open or opens):
+        if fe is None or not (expect_open or opens or early):
             return
         bound = float(cfg["open_s"]) + float(slo.get("breaker", "close_slack_s"))
         target = f"closed <= {bound:g} s after fault end"
-        if not opens:
+        if not opens and not early:
             res.inconclusive("closed_after_recovery", state, target,
                              "the breaker never opened, so its closing cannot be judged (see opened_after_fault)")
             return
@@ -202,7 +214,7 @@ class BreakerAnalyzer:
         t0 = run.t0
         timeout_ms = float(cfg["timeout_ms"])
         check_silent_while_open(res, calls.frame, episodes, t0, run.t_end, timeout_ms)
-        counts = check_one_probe(res, calls.frame, episodes, t0, timeout_ms)
+        counts = check_one_probe(res, calls.frame, episodes, t0, timeout_ms, refused_windows(run.timeline))
         check_threshold(res, calls.frame, episodes, t0, int(cfg["threshold"]), float(cfg["window_s"]),
                         timeout_ms, logged_dynamo_failures(run.events))
         logged = res.data["summary"]["probes"] if "summary" in res.data else len(res.data.get("probes", []))

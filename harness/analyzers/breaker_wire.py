@@ -24,6 +24,7 @@ service: such calls make a short count *inconclusive*, never a pass or a fail.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,8 +92,29 @@ def check_silent_while_open(res: AnalyzerResult, calls: pd.DataFrame, episodes: 
               "; ".join(bad[:4]) or f"{len(opens)} open episodes, no call on the wire during any")
 
 
+def refused_windows(timeline: list[dict[str, Any]], proxy: str = "dynamodb") -> list[tuple[float, float]]:
+    """When ``proxy`` was disabled: its listener was gone, so calls could not reach the tap at all."""
+    out: list[tuple[float, float]] = []
+    start: float | None = None
+    for e in timeline:
+        if e.get("proxy") != proxy or not isinstance(e.get("detail"), dict):
+            continue
+        enabled = e["detail"].get("enabled")
+        ts = e.get("ts")
+        if not isinstance(ts, (int, float)):
+            continue
+        if enabled is False and start is None:
+            start = float(ts)
+        elif enabled is True and start is not None:
+            out.append((start, float(ts)))
+            start = None
+    if start is not None:
+        out.append((start, float("inf")))
+    return out
+
+
 def check_one_probe(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Episode], t0: float,
-                    timeout_ms: float) -> list[int]:
+                    timeout_ms: float, refused: list[tuple[float, float]] | None = None) -> list[int]:
     halves = [e for e in episodes if e.state == "half_open"]
     counts: list[int] = []
     bad: list[str] = []
@@ -104,13 +126,23 @@ def check_one_probe(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
             mask &= calls["start"] <= end
         n = int(mask.sum())
         counts.append(n)
-        if end is None and n == 0:
-            continue  # the run ended while half-open, before any request came
-        if n != 1:
+        if n > 1:
             bad.append(f"{n} calls ({_ops(calls[mask])}) in half-open from {fmt_ts(e.start, t0)}")
-    if halves:
-        res.check("wire_one_probe_per_half_open", not bad, len(bad), "exactly 1 DynamoDB call per half-open episode",
-                  "; ".join(bad[:4]) or f"{len(halves)} half-open episodes, one call on the wire each")
+        elif n == 0 and end is not None and not any(a <= end and e.start <= b for a, b in refused or []):
+            # The episode ended, so the service decided on a probe, yet nothing
+            # reached a proxy that was listening: the probe was never made.
+            bad.append(f"0 calls () in half-open from {fmt_ts(e.start, t0)}")
+    if not halves:
+        return counts
+    target = "exactly 1 DynamoDB call per half-open episode (none needed while the proxy refuses connections)"
+    if bad or any(n == 1 for n in counts):
+        res.check("wire_one_probe_per_half_open", not bad, len(bad), target,
+                  "; ".join(bad[:4]) or f"{len(halves)} half-open episodes, at most one call on the wire each "
+                  f"({sum(1 for n in counts if n == 1)} with the probe seen)")
+    else:
+        res.inconclusive("wire_one_probe_per_half_open", 0, target,
+                         f"no call reached the wire in any of the {len(halves)} half-open episodes (the fault "
+                         "refused connections, or no request came); a fault that answers slowly would decide it")
     return counts
 
 

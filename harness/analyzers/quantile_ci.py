@@ -95,19 +95,33 @@ def samples_to_decide(n: int, above_share: float, q: float, confidence: float,
                       limit: int = 100_000_000) -> int | None:
     """Smallest sample count that would decide the check if ``above_share`` of samples stayed above target.
 
-    None when no count up to ``limit`` decides it: the observed quantile sits on
-    the target itself.
+    Steps up geometrically to the first count that decides, then bisects back
+    to the smallest one (so a p99 with no exceedances asks for 299, not "about
+    366").  None when no count up to ``limit`` decides it: the observed
+    quantile sits on the target itself.
     """
-    size = max(n, 1)
-    while size <= limit:
+
+    def decides(size: int) -> bool:
         below = size * (1.0 - above_share)
         hi = upper_rank(size, q, confidence)
         if hi is not None and hi <= math.floor(below):
-            return size
+            return True
         lo = lower_rank(size, q, confidence)
-        if lo is not None and lo > math.ceil(below):
-            return size
+        return lo is not None and lo > math.ceil(below)
+
+    size = max(n, 1)
+    if decides(size):
+        return size
+    prev = size
+    while size <= limit:
         size = max(size + 1, int(size * 1.25))
+        if decides(size):
+            lo, hi = prev, size  # decides(lo) is False, decides(hi) is True
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if decides(mid) else (mid, hi)
+            return hi
+        prev = size
     return None
 
 

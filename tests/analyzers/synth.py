@@ -4,15 +4,20 @@ It simulates the hardened reference service under a DynamoDB latency fault with
 a small discrete-event model -- a real 5-failures-in-window breaker, a Redis hot
 path, an outbox that flushes after recovery -- and writes run.json, timeline.json,
 records/records.jsonl, events.jsonl, metrics.txt and table.jsonl exactly as the
-chaos runner would. Knobs inject the defects each analyzer must catch.
+chaos runner would. Knobs inject the defects each analyzer must catch; ``wire_tap`` also writes
+taps/dynamodb.jsonl (the proxy's view of every DynamoDB call, rundata.WIRE_COLUMNS).
+The helpers at the end rewrite a generated run (records, run.json, wire rows)
+for tests that need one specific kind of evidence.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +57,10 @@ class SynthConfig:
     outbox_unflushed: int = 0
     duplicate_records: int = 0
     sequential_keys: bool = False
+    # evidence the real harness writes
+    content_hashes: bool = True     # records carry user_message_sha256 / reply_sha256 of the stored texts
+    wire_tap: bool = False          # also write taps/dynamodb.jsonl from the DynamoDB calls made
+    wire_delay_s: float = 0.001     # a request reaches the proxy this long after the service decides to call
 
 
 class Breaker:
@@ -102,7 +111,10 @@ class Breaker:
         if ok:
             return
         self.failures = [f for f in self.failures if f > t - self.cfg.window_s] + [t]
-        if len(self.failures) >= self.cfg.threshold and self.state == "closed":
+        # requests are simulated one after another, so a failure at a later time may already be
+        # in the list: count only those that have happened by t (a real breaker cannot see ahead,
+        # and the wire tap would catch one that opened early)
+        if sum(f <= t for f in self.failures) >= self.cfg.threshold and self.state == "closed":
             self.opened_at = t
             self._go(t, "open")
 
@@ -111,7 +123,11 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def generate(run_dir: Path, cfg: SynthConfig | None = None) -> Path:
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def generate(run_dir: Path, cfg: SynthConfig | None = None) -> Path:  # noqa: C901 - one discrete-event loop
     """Write a complete run directory under ``run_dir`` and return it."""
     cfg = cfg or SynthConfig()
     rng = random.Random(cfg.seed)
@@ -244,7 +260,9 @@ def generate(run_dir: Path, cfg: SynthConfig | None = None) -> Path:
                         "error": None, "name": "POST /chat", "scenario": "zipf" if cfg.zipf else "chat",
                         "user_class": "ZipfReturningUser" if cfg.zipf else "ChatUser", "session_id": sid,
                         "turn": turn, "script": "dark-fantasy-ordinal", "memory_mode": mode, "level": level,
-                        "reason": reason, "persisted": persisted, "verdict": verdict, "worker": "host-1"})
+                        "reason": reason, "persisted": persisted, "verdict": verdict, "worker": "host-1",
+                        **({"user_message_sha256": _sha(item["user_message"]),
+                            "reply_sha256": _sha(item["assistant_reply"])} if cfg.content_hashes else {})})
     # outbox flush after the breaker closes in recovery
     close_ts = [e["ts"] for e in events if e["event"] == "breaker_transition" and e["to"] == "closed"]
     flush_at = (close_ts[-1] if close_ts else t2) + 0.5
@@ -304,7 +322,83 @@ def generate(run_dir: Path, cfg: SynthConfig | None = None) -> Path:
     with (run_dir / "table.jsonl").open("w") as fh:
         for it in table.values():
             fh.write(json.dumps(it) + "\n")
+    if cfg.wire_tap:
+        (run_dir / "taps").mkdir(exist_ok=True)
+        write_jsonl(run_dir / "taps" / "dynamodb.jsonl", wire_from_events(events, cfg.timeout_ms, cfg.wire_delay_s))
     (run_dir / "metrics.txt").write_text(
         "# TYPE DynamoDBCircuitOpen gauge\nDynamoDBCircuitOpen 0.0\n"
         "# TYPE StatelessModeSessions gauge\nStatelessModeSessions 12.0\n")
     return run_dir
+
+
+# ---------------------------------------------------------------- wire tap
+TARGETS = {"memory_read": "DynamoDB_20120810.Query", "memory_write": "DynamoDB_20120810.PutItem"}
+UNANSWERED = "connection closed before response"
+
+
+def wire_call(conn: int, start: float, end: float, target: str = "DynamoDB_20120810.Query",
+              status: int | None = 200, proxy: str = "dynamodb") -> list[dict[str, Any]]:
+    """The tap's ``request`` and ``response`` lines for one call (``status=None``: the client hung up)."""
+    base = {"proxy": proxy, "conn": conn, "seq": 0, "method": "POST", "path": "/", "target": target,
+            "request_ts": start}
+    return [{**base, "ts": start, "event": "request", "status": None, "duration_ms": None, "error": None},
+            {**base, "ts": end, "event": "response", "status": status,
+             "duration_ms": round((end - start) * 1000.0, 3), "error": None if status else UNANSWERED}]
+
+
+def wire_from_events(events: list[dict[str, Any]], timeout_ms: float, delay_s: float) -> list[dict[str, Any]]:
+    """What the dynamodb proxy saw: one call per DynamoDB read/write the service made (not the refused ones).
+
+    A call ends at its event's ``ts``; it started ``latency_ms`` earlier and reached the
+    proxy ``delay_s`` (at most half its latency) after that. A timed-out call is one the service hung up on.
+    """
+    rows: list[dict[str, Any]] = []
+    conn = 0
+    for e in events:
+        if e["event"] not in TARGETS or e.get("store") != "dynamodb" or e["outcome"] == "circuit_open":
+            continue
+        conn += 1
+        end = float(e["ts"])
+        lat_s = float(e["latency_ms"]) / 1000.0
+        start = end - lat_s + min(delay_s, lat_s / 2)  # the request reaches the proxy before its answer
+        rows += wire_call(conn, start, end, TARGETS[e["event"]], 200 if e["outcome"] == "ok" else None)
+    rows.sort(key=lambda r: r["ts"])
+    return rows
+
+
+# ---------------------------------------------------------------- rewriting a generated run
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def edit_records(run_dir: Path, fn: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None]) -> None:
+    """Rewrite records/records.jsonl through ``fn`` (which may edit the list in place and return None)."""
+    p = run_dir / "records" / "records.jsonl"
+    recs = read_jsonl(p)
+    out = fn(recs)
+    write_jsonl(p, recs if out is None else out)
+
+
+def edit_run_json(run_dir: Path, **fields: Any) -> dict[str, Any]:
+    """Update top-level run.json fields; return the new run.json."""
+    p = run_dir / "run.json"
+    run = json.loads(p.read_text())
+    run.update(fields)
+    p.write_text(json.dumps(run, indent=1))
+    return run
+
+
+def phase_bounds(run_dir: Path, name: str) -> tuple[float, float]:
+    run = json.loads((run_dir / "run.json").read_text())
+    p = next(p for p in run["phases"] if p["name"] == name)
+    return float(p["start"]), float(p["end"])
+
+
+def transitions(run_dir: Path) -> list[dict[str, Any]]:
+    """The breaker transitions of events.jsonl, in order."""
+    return [e for e in read_jsonl(run_dir / "events.jsonl") if e["event"] == "breaker_transition"]

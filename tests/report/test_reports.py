@@ -31,16 +31,30 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, P
 
 
 def test_verdict_json_matches_contract(reports: tuple) -> None:  # type: ignore[type-arg]
-    _, paths, _v = reports
+    _, paths, v = reports
     data = json.loads(paths["verdict"].read_text())
-    assert set(data) >= {"run_id", "variant", "backends", "passed", "checks", "analyzers"}
-    assert data["passed"] is False and data["backends"]["dynamodb"] == "moto-indexed"
+    assert set(data) >= {"run_id", "variant", "backends", "outcome", "headline", "counts", "skipped", "checks",
+                         "analyzers"}
+    assert data["outcome"] == "fail" and data["backends"]["dynamodb"] == "moto-indexed"
+    assert data["headline"] == v.headline() and data["headline"].startswith("FAIL: ")
+    assert "durability.no_lost_turns" in data["headline"]
+    if "passed" in data:  # legacy field: must agree with the outcome, never contradict it
+        assert data["passed"] is False
     names = {c["name"]: c for c in data["checks"]}
-    assert names["durability.no_lost_turns"]["passed"] is False
-    assert names["durability.no_lost_turns"]["measured"] == 2
+    lost = names["durability.no_lost_turns"]
+    assert lost["outcome"] == "fail" and lost["required"] is True and lost["measured"] == 2
     for c in data["checks"]:
-        assert set(c) >= {"name", "analyzer", "passed", "measured", "target", "detail"}
-    assert set(data["analyzers"]) == {"latency", "breaker", "alarms", "partitions", "durability", "correctness", "run"}
+        assert set(c) >= {"name", "analyzer", "outcome", "required", "optional", "measured", "target", "detail",
+                          "reason"}
+        assert c["outcome"] in ("pass", "fail", "inconclusive")
+        assert c["name"].startswith(c["analyzer"] + ".")
+        assert not (c["required"] and c["optional"])
+    assert data["counts"] == {o: sum(c["outcome"] == o for c in data["checks"]) for o in ("pass", "fail",
+                                                                                        "inconclusive")}
+    assert sum(data["counts"].values()) == len(data["checks"]) == len(v.checks)
+    assert data["skipped"] == {}
+    assert set(data["analyzers"]) == {"requests", "latency", "breaker", "alarms", "partitions", "durability",
+                                      "correctness", "run"}
 
 
 def test_junit_counts_and_failures(reports: tuple) -> None:  # type: ignore[type-arg]
@@ -61,7 +75,11 @@ def test_summary_markdown(reports: tuple) -> None:  # type: ignore[type-arg]
     _, paths, v = reports
     md = paths["summary"].read_text()
     assert md.startswith("## ❌ FAIL")
-    assert md.count("✅") + md.count("❌") - 1 == len(v.checks)
+    assert md.count("✅") + md.count("❌") + md.count("❔") - 1 == len(v.checks)
+    assert md.count("| ❌ |") == sum(c.failed for c in v.checks)
+    assert "| ❌ | `durability.no_lost_turns` (required) | 2 |" in md
+    assert f"**Verdict:** {v.headline()}" in md
+    assert "**Failed turns:** baseline 0/" in md
     assert "**Lost turns:** 2 of" in md and "**Breaker:** open@" in md and "moto-indexed" in md
     assert "**Alarm circuit_open:** fired t+35.0s" in md
 
@@ -78,14 +96,89 @@ def test_html_self_contained_with_plots(reports: tuple) -> None:  # type: ignore
     assert "anthropic-standin" in html and "Partition load" in html
 
 
-def test_reports_for_run_with_missing_inputs(tmp_path: Path) -> None:
+def test_reports_for_empty_run_dir(tmp_path: Path) -> None:
     v = analyze_run(tmp_path)
+    assert v.outcome == "inconclusive"
     paths = write_reports(tmp_path, v)
     root = ET.parse(paths["junit"]).getroot()
     suite = root.find("testsuite")
     assert suite is not None and int(suite.get("skipped", "0")) == len(ANALYZERS)
-    assert json.loads(paths["verdict"].read_text())["passed"] is True
-    assert "skipped" in paths["html"].read_text().lower()
+    assert int(suite.get("failures", "-1")) == 0 and int(suite.get("errors", "-1")) == 0
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["outcome"] == "inconclusive"
+    for case in suite.findall("testcase"):
+        assert case.find("skipped") is not None and case.find("failure") is None
+    data = json.loads(paths["verdict"].read_text())
+    assert data["outcome"] == "inconclusive" and data["counts"]["pass"] == 0 and data.get("passed") is not True
+    assert set(data["skipped"]) == {a.name for a in ANALYZERS}
+    assert "records/records.jsonl not found" in data["skipped"]["requests"]
+    md = paths["summary"].read_text()
+    assert md.startswith("## ❔ INCONCLUSIVE") and "✅" not in md and "❌" not in md
+    assert "| ❔ | `requests.evidence` (required) |" in md and "records/records.jsonl not found" in md
+    html = paths["html"].read_text()
+    assert "<span class='badge unsure'>INCONCLUSIVE</span>" in html
+    assert "<tr class='pass'>" not in html and "<tr class='fail'>" not in html
+    assert html.count("<tr class='inconclusive'>") == len(v.checks) > 0
+    assert "skipped" in html.lower()
+
+
+def test_reports_for_run_with_missing_inputs(tmp_path: Path) -> None:
+    """A real run with thin and missing evidence: every report shows the undecided checks as undecided."""
+    d = generate(tmp_path / "run", SynthConfig(baseline_s=5.0))  # 100 baseline requests: too few for a p99
+    (d / "events.jsonl").unlink()
+    (d / "table.jsonl").unlink()
+    v = analyze_run(d)
+    assert v.outcome == "inconclusive" and not v.failed_checks
+    undecided = {c.name for c in v.checks if c.inconclusive}
+    assert {"latency.baseline.p99", "breaker.evidence", "durability.evidence"} <= undecided
+    paths = write_reports(d, v)
+
+    md = paths["summary"].read_text()
+    assert md.startswith("## ❔ INCONCLUSIVE") and "❌" not in md
+    assert md.count("| ❔ |") == len(undecided)
+    row = next(x for x in md.splitlines() if "`latency.baseline.p99`" in x)
+    assert row.startswith("| ❔ |") and "about" in row and "samples would decide it" in row
+    assert "| ✅ | `latency.fault.p99` (required) |" in md
+
+    root = ET.parse(paths["junit"]).getroot()
+    suite = root.find("testsuite")
+    assert suite is not None and int(suite.get("failures", "-1")) == 0
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    sk = cases["latency.baseline.p99"].find("skipped")
+    assert sk is not None and (sk.get("message") or "").startswith("inconclusive: ")
+    assert "299" in (sk.get("message") or "")
+    for a in ("breaker", "durability"):  # whole analyzers without their inputs: their evidence check is skipped
+        sk = cases[f"{a}.evidence"].find("skipped")
+        assert sk is not None and (sk.get("message") or "").startswith("inconclusive: ")
+    assert cases["latency.fault.p99"].find("skipped") is None
+    assert int(suite.get("skipped", "-1")) == sum(c.find("skipped") is not None for c in cases.values())
+
+    data = json.loads(paths["verdict"].read_text())
+    assert data["outcome"] == "inconclusive" and data["headline"].startswith("INCONCLUSIVE: ")
+    by_name = {c["name"]: c for c in data["checks"]}
+    assert by_name["latency.baseline.p99"]["outcome"] == "inconclusive"
+    assert "samples would decide it" in by_name["latency.baseline.p99"]["reason"]
+    assert "events.jsonl" in by_name["breaker.evidence"]["reason"]
+    assert data["counts"]["inconclusive"] == len(undecided) and data["counts"]["fail"] == 0
+
+    html = paths["html"].read_text()
+    assert "<span class='badge unsure'>INCONCLUSIVE</span>" in html
+    assert html.count("<tr class='inconclusive'>") == len(undecided)
+
+
+def test_junit_keeps_decided_checks_of_a_skipped_analyzer(tmp_path: Path) -> None:
+    d = generate(tmp_path / "run", SynthConfig())
+    run = json.loads((d / "run.json").read_text())
+    run.update(status="aborted", aborted={"reason": "target refused every connection", "requests": 5})
+    (d / "run.json").write_text(json.dumps(run))
+    (d / "records" / "records.jsonl").unlink()
+    v = analyze_run(d)
+    assert v.outcome == "fail" and "requests.early_abort" in {c.name for c in v.failed_checks}
+    suite = ET.parse(write_reports(d, v)["junit"]).getroot().find("testsuite")
+    assert suite is not None
+    assert int(suite.get("failures", "-1")) == len(v.failed_checks)
+    case = next((c for c in suite.findall("testcase") if c.get("name") == "requests.early_abort"), None)
+    assert case is not None and case.find("failure") is not None
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium not installed at /usr/bin/chromium")
