@@ -33,6 +33,13 @@ from harness.analyzers.base import AnalyzerResult, fmt_ts
 
 GRACE_S = 0.05
 AMBIGUOUS_SHARE = 0.5
+COUNT_GRACE_S = 0.01
+"""A failure counts towards an opening only if the wire saw it by 10 ms after the edge.
+
+The wire sees a failure no earlier than the service does (its close follows the
+service's cancel; its slow answer follows the service's timer), so a generous
+grace here would only let calls that failed *after* a hair-trigger opening pad
+the count."""
 
 
 def grace_s(timeout_ms: float) -> float:
@@ -167,14 +174,13 @@ def check_threshold(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
     slowish = calls[calls["ok"] & (calls["latency_ms"] >= AMBIGUOUS_SHARE * timeout_ms)
                     & (calls["latency_ms"] <= timeout_ms)]
     maybe_at = (slowish["start"] + slowish["latency_ms"] / 1000.0).to_numpy(dtype=float)
-    grace = grace_s(timeout_ms)
     bad: list[str] = []
     unsure: list[str] = []
     seen: list[int] = []
     for e in first_opens:
-        n = int(((at >= e.start - window_s) & (at <= e.start + grace)).sum())
-        maybe = int(((maybe_at >= e.start - window_s) & (maybe_at <= e.start + grace)).sum())
-        said = int(((logged >= e.start - window_s) & (logged <= e.start + GRACE_S)).sum())
+        n = int(((at >= e.start - window_s) & (at <= e.start + COUNT_GRACE_S)).sum())
+        maybe = int(((maybe_at >= e.start - window_s) & (maybe_at <= e.start + COUNT_GRACE_S)).sum())
+        said = int(((logged >= e.start - window_s) & (logged <= e.start + COUNT_GRACE_S)).sum())
         seen.append(n)
         if n >= threshold:
             continue

@@ -317,7 +317,11 @@ class ChaosRun:
             if not self.locust.running():
                 raise RuntimeError(f"locust exited before sending any request (see {self.run_dir / 'logs'})")
             if time.monotonic() > deadline:
-                raise RuntimeError("locust sent no request within 20 s")
+                # Preflight connected, so the target accepts connections but answers
+                # nothing: a hung service, judged (its in-flight requests count as
+                # timeouts once load stops), not a harness error.
+                raise RunAborted(f"the target answered no request within {startup_allowance:g} s "
+                                 "(it accepts connections but does not reply)")
             time.sleep(0.1)
             stats.poll()
         t0 = self._mark("phase_start", "baseline")

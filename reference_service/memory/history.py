@@ -4,7 +4,7 @@ Levels (the design's "graceful degradation levels"):
 
 ====  ==========  =====================================================
 0     full        the whole window, from Redis and/or DynamoDB
-1     cache_only  DynamoDB failed; only what Redis (or the outbox) holds
+1     cache_only  DynamoDB failed; what Redis holds (plus unflushed outbox turns)
 2     stateless   DynamoDB failed and Redis had nothing: current message only
 3     fallback    DynamoDB *and* Redis failed: zero context, still answer
 ====  ==========  =====================================================
@@ -181,7 +181,10 @@ class HardenedHistory:
             )
         assert dynamo.error is not None
         partial = self._merge(cached, pending)
-        if partial:
+        # Level 1 means "Redis only": without a Redis read to stand on, the
+        # outbox's few unflushed turns are not the recent window, and calling
+        # them cache_only would claim memory the service does not have.
+        if cached:
             return HistoryResult(
                 partial, level=1, reason=reason_of("dynamodb", dynamo.error),
                 source="+".join(name for name, got in (("redis", cached), ("outbox", pending)) if got),
