@@ -79,8 +79,10 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
     labels: list[str] = []
     try:
         if f.dynamo_latency is not None or f.dynamo_jitter is not None:
-            faults.append(LatencyFault("dynamodb", _ms(f.dynamo_latency or "0ms"), _ms(f.dynamo_jitter or "0ms")))
-            labels.append(f"dynamo-latency-{f.dynamo_latency or '0ms'}")
+            latency = f.dynamo_latency if f.dynamo_latency is not None else "0ms"
+            jitter = f.dynamo_jitter if f.dynamo_jitter is not None else "0ms"
+            faults.append(LatencyFault("dynamodb", _ms(latency), _ms(jitter)))
+            labels.append(f"dynamo-latency-{latency}")
         if f.dynamo_down:
             faults.append(DownFault("dynamodb"))
             labels.append("dynamo-down")

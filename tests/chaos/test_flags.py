@@ -1,0 +1,65 @@
+"""``harness chaos`` flags are checked before anything starts: each bad value is one clear usage error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.chaos.flags import ChaosFlags, UsageError, build_options
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (ChaosFlags(dynamo_latency=""), "empty duration"),
+        (ChaosFlags(dynamo_latency="2 s"), "invalid duration"),
+        (ChaosFlags(redis_latency="-1s"), "invalid duration"),
+        (ChaosFlags(llm_errors=""), "invalid rate"),
+        (ChaosFlags(target="http://user:pw@127.0.0.1:8000"), "127.0.0.1"),
+        (ChaosFlags(target="http://192.168.1.5:8000"), "not a loopback address"),
+        (ChaosFlags(scenario=" , "), "--scenario: unknown empty"),
+        (ChaosFlags(users=1001), "--users must be between"),
+        (ChaosFlags(workers=-1), "--workers must be between"),
+        (ChaosFlags(seed=-5), "--seed must be between"),
+        (ChaosFlags(arrival_rate=0), "--arrival-rate must be above 0"),
+        (ChaosFlags(baseline="0s"), "phase lengths"),
+        (ChaosFlags(fault="2h"), "phase lengths"),
+        (ChaosFlags(breaker="threshold=5"), "--breaker"),
+    ],
+)
+def test_each_bad_flag_is_a_usage_error(flags: ChaosFlags, message: str) -> None:
+    with pytest.raises(UsageError) as exc:
+        build_options(flags)
+    assert message in str(exc.value)
+
+
+def test_slo_directory_and_bad_slo_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="is a directory"):
+        build_options(ChaosFlags(slo=tmp_path))
+    bad = tmp_path / "slo.yaml"
+    bad.write_text("latency:\n  baseline_p99_ms: fast\n")
+    with pytest.raises(UsageError):
+        build_options(ChaosFlags(slo=bad))
+
+
+def test_good_flags_build_the_quick_run() -> None:
+    opts, _slo = build_options(ChaosFlags(dynamo_latency="2s", quick=True, seed=7))
+    assert opts.phases == (8.0, 14.0, 10.0) and opts.users == 20 and opts.seed == 7
+    assert opts.fault_label == "dynamo-latency-2s"
+    assert opts.breaker["open_s"] == 3.0
+
+
+def test_bad_slo_exits_2_before_any_stack_starts(tmp_path: Path) -> None:
+    bad = tmp_path / "slo.yaml"
+    bad.write_text("latency: [1, 2\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "chaos", "--quick", "--slo", str(bad), "--report-dir", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
