@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 
-nlu = pytest.importorskip("reference_service.nlu")
+import reference_service.nlu as nlu
 
-from .helpers import FakeLLM, cookie_of, run_service  # noqa: E402
+from .helpers import FakeLLM, cookie_of, run_service
 
 pytestmark = pytest.mark.timeout(60)
 
