@@ -214,9 +214,10 @@ class BreakerAnalyzer:
         t0 = run.t0
         timeout_ms = float(cfg["timeout_ms"])
         check_silent_while_open(res, calls.frame, episodes, t0, run.t_end, timeout_ms)
-        counts = check_one_probe(res, calls.frame, episodes, t0, timeout_ms, refused_windows(run.timeline))
+        refused = refused_windows(run.timeline)
+        counts = check_one_probe(res, calls.frame, episodes, t0, timeout_ms, refused)
         check_threshold(res, calls.frame, episodes, t0, int(cfg["threshold"]), float(cfg["window_s"]),
-                        timeout_ms, logged_dynamo_failures(run.events))
+                        timeout_ms, logged_dynamo_failures(run.events), refused)
         logged = res.data["summary"]["probes"] if "summary" in res.data else len(res.data.get("probes", []))
         res.data["wire"] = {"calls": len(calls.frame), "calls_per_half_open": counts, "probes_logged": logged,
                             "disagreement": (f"the service logged {logged} probes; the wire saw {sum(counts)} "

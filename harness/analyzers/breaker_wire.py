@@ -155,7 +155,8 @@ def check_one_probe(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
 
 def check_threshold(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Episode], t0: float,
                     threshold: int, window_s: float, timeout_ms: float,
-                    logged_failures: np.ndarray | None = None) -> None:
+                    logged_failures: np.ndarray | None = None,
+                    refused: list[tuple[float, float]] | None = None) -> None:
     """Each opening must follow ``threshold`` failures the wire can see.
 
     ``logged_failures`` are the times the service logged a failed DynamoDB call.
@@ -183,6 +184,10 @@ def check_threshold(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
         said = int(((logged >= e.start - window_s) & (logged <= e.start + COUNT_GRACE_S)).sum())
         seen.append(n)
         if n >= threshold:
+            continue
+        if said >= threshold and any(a <= e.start <= b + GRACE_S for a, b in refused or []):
+            # Our proxy was disabled: every call failed without reaching the tap,
+            # so the service's count stands on the fault we applied ourselves.
             continue
         if n + maybe < threshold and said < threshold:
             bad.append(f"opened at {fmt_ts(e.start, t0)} after {n} failed calls in the {window_s:g} s before")

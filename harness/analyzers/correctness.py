@@ -51,7 +51,36 @@ def relabel(recs: pd.DataFrame, window: int) -> pd.Series:
         return verdict
     dist = pd.to_numeric(recs["referent_distance"], errors="coerce")
     claimed = (verdict == "degraded") & (recs["memory_mode"] == "cache_only") & (dist <= window)
-    return verdict.mask(claimed, "wrong")
+    verdict = verdict.mask(claimed, "wrong")
+    return verdict.mask((verdict == "wrong") & off_script(recs, dist), "degraded")
+
+
+def off_script(recs: pd.DataFrame, dist: pd.Series) -> pd.Series:
+    """True for reference turns whose conversation left the script between referent and reference.
+
+    The expected answer assumes every turn since the referent was answered with
+    memory. When one of them failed or was answered at level 2+, the service's
+    own history now holds a different conversation (a notice, a context-free
+    list), so resolving against it is not a memory error the client can prove.
+    """
+    out = pd.Series(False, index=recs.index)
+    if "session_id" not in recs.columns or not dist.notna().any():
+        return out
+    sess = recs["expected_session_id"].fillna(recs["session_id"]) if "expected_session_id" in recs.columns \
+        else recs["session_id"]
+    start = recs["intended_start"] if "intended_start" in recs.columns else recs["ts"]
+    status = pd.to_numeric(recs["status"], errors="coerce") if "status" in recs.columns else None
+    bad = recs["memory_mode"].isin(["stateless", "fallback"]) | recs["memory_mode"].isna()
+    if status is not None:
+        bad |= status != 200
+    order = pd.DataFrame({"sess": sess, "start": start, "bad": bad, "dist": dist}).sort_values(["sess", "start"])
+    for _, g in order.groupby("sess", sort=False):
+        flags = g["bad"].to_numpy(dtype=bool)
+        for pos, (idx, d) in enumerate(zip(g.index, g["dist"].to_numpy(), strict=True)):
+            if d == d and d >= 1:  # not NaN
+                lo = max(0, pos - int(d))
+                out.at[idx] = bool(flags[lo:pos].any())
+    return out
 
 
 class CorrectnessAnalyzer:

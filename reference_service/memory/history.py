@@ -181,9 +181,15 @@ class HardenedHistory:
             )
         assert dynamo.error is not None
         partial = self._merge(cached, pending)
-        # Level 1 means "Redis only": without a Redis read to stand on, the
-        # outbox's few unflushed turns are not the recent window, and calling
-        # them cache_only would claim memory the service does not have.
+        numbers = sorted(t.turn_number for t in pending)
+        if not cached and numbers and numbers == list(range(1, len(numbers) + 1)):
+            # The whole conversation is still in the outbox (it began during the
+            # outage): that is the full history, from memory we hold ourselves.
+            return HistoryResult(partial, reason=reason_of("dynamodb", dynamo.error), source="outbox",
+                                 max_turn_seen=numbers[-1])
+        # Level 1 means "Redis only": without a Redis read to stand on, a few
+        # unflushed outbox turns are not the recent window, and calling them
+        # cache_only would claim memory the service does not have.
         if cached:
             return HistoryResult(
                 partial, level=1, reason=reason_of("dynamodb", dynamo.error),
