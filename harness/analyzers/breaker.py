@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from harness.analyzers.base import AnalyzerResult, fmt_ts
 from harness.analyzers.breaker_wire import (
     Episode,
@@ -70,7 +72,9 @@ class BreakerAnalyzer:
         if len(ev) and ev["breaker"].notna().any():
             ev = ev[ev["breaker"].isna() | (ev["breaker"] == "dynamodb")]
         t0 = run.t0
-        tr = [{"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "from": str(r["from"]), "to": str(r["to"])}
+        tr = [{"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "from": str(r["from"]), "to": str(r["to"]),
+               **({"failures_in_window": int(r["failures_in_window"])}
+                  if "failures_in_window" in r and pd.notna(r["failures_in_window"]) else {})}
               for _, r in ev[ev["event"] == "breaker_transition"].iterrows()]
         pr = [{"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "outcome": str(r["outcome"])}
               for _, r in ev[ev["event"] == "breaker_probe"].iterrows()]
@@ -83,10 +87,25 @@ class BreakerAnalyzer:
         durations = self._durations(res, slo, episodes, float(cfg["open_s"]), t0)
         n_half = self._probes(res, episodes, pr, t0)
         self._fault(run, slo, res, tr, state, expect_open)
+        self._logged_threshold(res, tr, int(run.breaker_config["threshold"]), t0)
         self._wire(run, res, episodes)
         res.data["summary"] = {"opens": sum(1 for t in tr if t["to"] == "open"), "half_open_episodes": n_half,
                                "probes": len(pr), "open_durations_s": durations}
         return res
+
+    @staticmethod
+    def _logged_threshold(res: AnalyzerResult, tr: list[dict[str, Any]], threshold: int, t0: float) -> None:
+        """The service's own count at each closed->open edge: a breaker that admits opening early is caught
+        even where the wire cannot tell (the wire checks judge the same claim independently)."""
+        edges = [t for t in tr if t["from"] == "closed" and t["to"] == "open"
+                 and isinstance(t.get("failures_in_window"), (int, float))]
+        if not edges:
+            return
+        early = [t for t in edges if t["failures_in_window"] < threshold]
+        res.check("logged_threshold_before_open", not early, min(t["failures_in_window"] for t in edges),
+                  f">= {threshold} failures in the window at each opening (service log)",
+                  "; ".join(f"opened at {fmt_ts(t['ts'], t0)} with {t['failures_in_window']} failures in the window"
+                            for t in early[:4]) or f"{len(edges)} openings, each at >= {threshold} failures")
 
     @staticmethod
     def _legal(res: AnalyzerResult, tr: list[dict[str, Any]], t0: float) -> str:

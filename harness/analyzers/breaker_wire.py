@@ -125,6 +125,7 @@ def check_one_probe(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
     halves = [e for e in episodes if e.state == "half_open"]
     counts: list[int] = []
     bad: list[str] = []
+    unseen: list[str] = []
     for e in halves:
         end = e.end if e.end is not None else None
         # The episode before a half-open one is open (silent), so no admitted call lags into it.
@@ -137,11 +138,17 @@ def check_one_probe(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
             bad.append(f"{n} calls ({_ops(calls[mask])}) in half-open from {fmt_ts(e.start, t0)}")
         elif n == 0 and end is not None and not any(a <= end and e.start <= b for a, b in refused or []):
             # The episode ended, so the service decided on a probe, yet nothing
-            # reached a proxy that was listening: the probe was never made.
-            bad.append(f"0 calls () in half-open from {fmt_ts(e.start, t0)}")
+            # reached a listening proxy: either no probe was made, or a starved
+            # event loop timed it out before its bytes left. The wire cannot tell.
+            unseen.append(f"no call in half-open from {fmt_ts(e.start, t0)}")
     if not halves:
         return counts
     target = "exactly 1 DynamoDB call per half-open episode (none needed while the proxy refuses connections)"
+    if unseen and not bad:
+        res.inconclusive("wire_one_probe_per_half_open", 0, target,
+                         "; ".join(unseen[:4]) + " — the service logged a probe the wire never saw; a quieter "
+                         "machine would show whether it was made")
+        return counts
     if bad or any(n == 1 for n in counts):
         res.check("wire_one_probe_per_half_open", not bad, len(bad), target,
                   "; ".join(bad[:4]) or f"{len(halves)} half-open episodes, at most one call on the wire each "

@@ -1,0 +1,34 @@
+"""Every mutant, in the order the suite runs them (one module per mutant, each defining ``MUTANT``)."""
+
+from __future__ import annotations
+
+import importlib
+
+from tests.mutants.base import Mutant
+
+NAMES = (
+    "control",
+    "closed_port",
+    "http_503",
+    "hang",
+    "hang_some",
+    "no_debug_metadata",
+    "slow_tail",
+    "amnesia",
+    "no_dynamo_write",
+    "no_breaker",
+    "hair_trigger",
+    "leaky_open",
+    "stuck_open",
+)
+
+
+def load(name: str) -> Mutant:
+    """The ``MUTANT`` of ``tests/mutants/<name>.py``."""
+    mutant = importlib.import_module(f"tests.mutants.{name}").MUTANT
+    assert isinstance(mutant, Mutant) and mutant.name == name, name
+    return mutant
+
+
+def load_all() -> list[Mutant]:
+    return [load(name) for name in NAMES]
