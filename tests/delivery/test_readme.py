@@ -116,9 +116,13 @@ def test_quick_start_runs_as_written(tmp_path: Path) -> None:
         assert "Vinland Saga" in second.json()["response"]
         locust = next(a for a in commands if a[0] == "locust")
         result = run([sys.executable, "-m", *locust, "--record-dir", str(tmp_path / "records")], timeout=120)
-        assert result.returncode == 0, result.stderr[-2000:]
-        records = (tmp_path / "records" / "records.jsonl").read_text().splitlines()
-        assert records and all(json.loads(r)["verdict"] != "wrong" for r in records)
+        records = [json.loads(r) for r in (tmp_path / "records" / "records.jsonl").read_text().splitlines()]
+        assert records and all(r["verdict"] != "wrong" for r in records)
+        # Requests cut off by `-t` are recorded as timeouts (every request counts), and
+        # Locust exits 1 on any failure; nothing else may fail.
+        failures = [r for r in records if r.get("error")]
+        assert all("in flight when the load stopped" in r["error"] for r in failures), failures[:3]
+        assert result.returncode == (1 if failures else 0), result.stderr[-2000:]
     finally:
         down = run(["harness", "down"])
     assert down.returncode == 0 and "stopped" in down.stderr
