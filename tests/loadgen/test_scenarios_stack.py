@@ -18,6 +18,11 @@ from tests.loadgen.conftest import run_locust
 pytestmark = pytest.mark.slow
 
 
+def cut_off(record: dict[str, object]) -> bool:
+    """A request the run's stop interrupted: recorded as a timeout, as every request counts."""
+    return "in flight when the load stopped" in str(record.get("error") or "")
+
+
 @pytest.mark.parametrize(
     "user_class,extra",
     [
@@ -36,7 +41,7 @@ def test_scenario_has_no_wrong_answers_when_memory_is_healthy(
     assert run.requests, run.output[-3000:]
     assert len(run.requests) == run.locust_count
     verdicts = Counter(r["verdict"] for r in run.requests)
-    wrong = [r for r in run.requests if r["verdict"] in ("wrong", "error")]
+    wrong = [r for r in run.requests if r["verdict"] in ("wrong", "error") and not cut_off(r)]
     assert not wrong, wrong[:5]
     assert verdicts["resolved"] > 0
     assert all(r["memory_mode"] == "full" for r in run.requests if r["memory_mode"] is not None)
@@ -62,7 +67,7 @@ def test_websocket_refresh_keeps_continuity(tmp_path: Path, stack: str) -> None:
         assert turns == list(range(1, len(turns) + 1)), turns  # one session, turns continue after refresh
     after_refresh = [r for r in messages if r["verdict"] == "resolved"]
     assert after_refresh
-    assert not [r for r in messages if r["verdict"] in ("wrong", "error")]
+    assert not [r for r in messages if r["verdict"] in ("wrong", "error") and not cut_off(r)]
 
 
 def test_websocket_runs_stop_at_run_time(tmp_path: Path, stack: str) -> None:
@@ -81,6 +86,7 @@ def test_websocket_runs_stop_at_run_time(tmp_path: Path, stack: str) -> None:
             )
         except subprocess.TimeoutExpired:
             pytest.fail(f"run {attempt}: Locust still running 25 s after starting a --run-time 2s run")
-        assert run.returncode == 0, run.output[-3000:]
+        # Locust exits 1 on any failure, and a request cut off by the stop is one.
+        assert run.returncode == (1 if any(cut_off(r) for r in run.requests) else 0), run.output[-3000:]
         assert "--run-time limit reached" in run.output, run.output[-3000:]
         assert [r for r in run.requests if r["name"] == "WS /ws message"], run.output[-3000:]
