@@ -206,8 +206,10 @@ class ChaosRun:
                     self.console.print(f"[bold red]aborted: {exc}[/]")
                 self._rollback(client)
                 self._stop_load()
-                self._untap(client)
+                # The tap keeps recording through the outbox drain: the breaker
+                # still moves then, and the wire checks judge every episode.
                 self._collect(launched)
+                self._untap(client)
         except KeyboardInterrupt:
             self.status = "interrupted"
             self.console.print("[yellow]interrupted: faults rolled back, load and stack stopped[/]")

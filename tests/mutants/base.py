@@ -52,6 +52,12 @@ async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+async def until_disconnect(receive: Receive) -> None:
+    """Never answer: read the request, then wait until the client goes away (so shutdown is not held up)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 def replace_chat(handler: Callable[[Scope, Receive, Send], Awaitable[None]]) -> Callable[[ASGIApp], ASGIApp]:
     """A ``wrap`` that answers ``POST /chat`` with ``handler`` and passes everything else through."""
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from tests.mutants.base import Mutant, Receive, Scope, Send, replace_chat
+from tests.mutants.base import Mutant, Receive, Scope, Send, replace_chat, until_disconnect
 
 
 async def _never(scope: Scope, receive: Receive, send: Send) -> None:
-    await asyncio.Event().wait()
+    await until_disconnect(receive)
 
 
 MUTANT = Mutant(

@@ -7,10 +7,9 @@ record can reveal them.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 
-from tests.mutants.base import ASGIApp, Mutant, Receive, Scope, Send, is_chat
+from tests.mutants.base import ASGIApp, Mutant, Receive, Scope, Send, is_chat, until_disconnect
 
 _count = itertools.count(1)
 
@@ -24,7 +23,8 @@ def _hangs(n: int) -> bool:
 def _wrap(app: ASGIApp) -> ASGIApp:
     async def mutated(scope: Scope, receive: Receive, send: Send) -> None:
         if is_chat(scope) and _hangs(next(_count)):
-            await asyncio.Event().wait()
+            await until_disconnect(receive)
+            return
         await app(scope, receive, send)
 
     return mutated
