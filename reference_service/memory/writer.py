@@ -36,7 +36,7 @@ from reference_service.metrics import Metrics
 from reference_service.turns import TTL_SECONDS, Turn
 
 _MAX_BUMPS = 5
-FLUSH_PARALLEL = 8
+FLUSH_PARALLEL = 1
 
 
 @dataclass(slots=True)
@@ -202,9 +202,9 @@ class HardenedWriter:
     async def flush_once(self) -> int:
         """Write pending turns, oldest first, ``FLUSH_PARALLEL`` at a time; stop after a failing batch.
 
-        One put at a time drains a thousand-turn backlog in over a minute at
-        DynamoDB's usual tens of milliseconds; a few in parallel keep recovery
-        short without a burst that would trip the breaker again.
+        Measured on the 2-core stack: eight puts at a time after an outage made
+        the service's own 200 ms budget miss, re-opened the breaker and stalled
+        the drain, so the default stays at one put at a time.
         """
         written = 0
         entries = self.outbox.entries()
