@@ -39,6 +39,7 @@ from reference_service.orchestrator import NLU, Orchestrator, TurnFailed
 from reference_service.sessions import COOKIE_NAME, SessionCodec
 
 MAX_MESSAGE_CHARS = 4000
+WARM_CONNECTIONS = 24
 MAX_BODY_BYTES = 64 * 1024
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -163,9 +164,24 @@ class Service:
         self._table_task = asyncio.get_running_loop().create_task(self._ensure_table())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._table_task), 5.0)
+        await self._warm_pools()
         await self.writer.start()
         self.orchestrator = Orchestrator(self.nlu, self.history, self.writer, self.llm, self.events, self.metrics)
         self.events.emit("service_start", variant=self.config.variant, breaker=self.breaker.config.to_dict())
+
+    async def _warm_pools(self) -> None:
+        """Open the DynamoDB and Redis connections before the first user does.
+
+        Measured on the 2-core stack: twenty users arriving at once on cold pools
+        spent ~200 ms opening connections, so the first calls missed the 200 ms
+        budget and the breaker opened before any fault. Nothing is logged: these
+        calls are not memory operations of any turn.
+        """
+        ghost = f"warmup-{self.codec.new_id()}"
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(
+                *(self.dynamo.max_turn_number(ghost) for _ in range(WARM_CONNECTIONS)),
+                *(self.cache.ping() for _ in range(WARM_CONNECTIONS)), return_exceptions=True), 3.0)
 
     async def stop(self) -> None:
         """Stop background work and close every client."""

@@ -109,7 +109,7 @@ def test_redis_down_degrades_to_dynamodb_reads_without_stateless(tmp_path: Path)
     found = checks(run)
     summary = (run / "summary.md").read_text()
     for name, check in found.items():
-        if name.split(".")[0] in ("requests", "latency", "correctness", "durability", "run"):
+        if name.split(".")[0] in ("requests", "latency", "correctness", "durability", "run") and not check["optional"]:
             assert check["outcome"] != "fail", summary
     if proc.returncode != 0:
         assert proc.returncode == 1, summary
