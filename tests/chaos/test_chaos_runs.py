@@ -113,7 +113,10 @@ def test_redis_down_degrades_to_dynamodb_reads_without_stateless(tmp_path: Path)
             assert check["outcome"] != "fail", summary
     if proc.returncode != 0:
         assert proc.returncode == 1, summary
-        assert found["breaker.wire_threshold_before_open"]["outcome"] == "inconclusive", summary
+        # The trip followed failures the wire saw (slow answers) or could not refute; never a hair trigger.
+        assert found["breaker.wire_threshold_before_open"]["outcome"] != "fail", summary
+        assert {n for n, c in found.items() if c["outcome"] == "fail" and not c["optional"]} <= {
+            "breaker.no_open_without_failing_fault", "breaker.closed_after_recovery"}, summary
     recs = records(run)
     fault = json.loads((run / "run.json").read_text())["fault"]
     during = [r for r in recs if fault["start"] + 0.5 <= r["start"] <= fault["end"]]
