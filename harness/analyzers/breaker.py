@@ -212,8 +212,10 @@ class BreakerAnalyzer:
                              "the breaker never opened, so its closing cannot be judged (see opened_after_fault)")
             return
         closes = [t for t in tr if t["to"] == "closed" and t["ts"] >= fe - float(cfg["open_s"])]
+        if state == "closed" and not closes and tr and tr[-1]["to"] == "closed":
+            closes = [tr[-1]]  # closed again before the fault ended, and stayed closed
         if state == "closed" and closes:
-            d = closes[-1]["ts"] - fe
+            d = max(0.0, closes[-1]["ts"] - fe)
             res.check("closed_after_recovery", d <= bound, round(d, 3), target,
                       f"closed at {fmt_ts(closes[-1]['ts'], t0)}; fault removed at {fmt_ts(fe, t0)}")
         else:
