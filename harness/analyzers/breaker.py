@@ -211,13 +211,11 @@ class BreakerAnalyzer:
             res.inconclusive("closed_after_recovery", state, target,
                              "the breaker never opened, so its closing cannot be judged (see opened_after_fault)")
             return
-        closes = [t for t in tr if t["to"] == "closed" and t["ts"] >= fe - float(cfg["open_s"])]
-        if state == "closed" and not closes and tr and tr[-1]["to"] == "closed":
-            closes = [tr[-1]]  # closed again before the fault ended, and stayed closed
-        if state == "closed" and closes:
-            d = max(0.0, closes[-1]["ts"] - fe)
+        if state == "closed" and tr and tr[-1]["to"] == "closed":
+            # Its last edge closed it for good; a close before the fault ended counts as 0 s.
+            d = max(0.0, tr[-1]["ts"] - fe)
             res.check("closed_after_recovery", d <= bound, round(d, 3), target,
-                      f"closed at {fmt_ts(closes[-1]['ts'], t0)}; fault removed at {fmt_ts(fe, t0)}")
+                      f"closed at {fmt_ts(tr[-1]['ts'], t0)}; fault removed at {fmt_ts(fe, t0)}")
         else:
             last = tr[-1]
             res.check("closed_after_recovery", False, state, target,

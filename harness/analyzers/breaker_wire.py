@@ -186,9 +186,8 @@ def check_threshold(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
     unsure: list[str] = []
     seen: list[int] = []
     for e in first_opens:
-        n = int(((at >= e.start - window_s) & (at <= e.start + COUNT_GRACE_S)).sum())
-        maybe = int(((maybe_at >= e.start - window_s) & (maybe_at <= e.start + COUNT_GRACE_S)).sum())
-        said = int(((logged >= e.start - window_s) & (logged <= e.start + COUNT_GRACE_S)).sum())
+        lo, hi = e.start - window_s, e.start + COUNT_GRACE_S
+        n, maybe, said = (int(((x >= lo) & (x <= hi)).sum()) for x in (at, maybe_at, logged))
         seen.append(n)
         if n >= threshold:
             continue
