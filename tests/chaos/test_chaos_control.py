@@ -86,12 +86,22 @@ def test_external_target_and_toxiproxy(stack: dict[str, Any], tmp_path: Path) ->
     comps = stack["components"]
     result = run_harness(
         "chaos", "--quick", "--target", comps["service"]["url"], "--toxiproxy", comps["toxiproxy"]["url"],
-        "--redis-latency", "300ms", "--baseline", "3s", "--fault", "5s", "--recovery", "3s",
+        "--redis-latency", "300ms", "--seed", "11",
         "--service-events", comps["service"]["event_log"], "--dynamodb-url", comps["dynamodb"]["url"],
         "--report-dir", str(tmp_path), timeout=180,
     )
-    assert result.returncode in (0, 1), result.stderr
     run_dir = next(tmp_path.glob("*/"))
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert result.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict["outcome"]], result.stderr
+    checks = {c["name"]: c for c in verdict["checks"]}
+    # A slow Redis is the hardened design's easy case: every turn answered, every answer right and
+    # stored, every toxic rolled back. (Latency and breaker checks are left to the quiet-machine
+    # runs: on a busy 2-core box the service's own loop can miss its 200 ms budget.)
+    must_pass = [n for n in checks
+                 if n.split(".")[0] in ("requests", "correctness", "durability") or n == "run.rollback"]
+    assert {"requests.baseline.failed", "requests.fault.failed", "requests.recovery.failed",
+            "correctness.fault.wrong", "durability.no_lost_turns"} <= set(must_pass)
+    assert [n for n in must_pass if checks[n]["outcome"] != "pass"] == [], [checks[n] for n in must_pass]
     run = json.loads((run_dir / "run.json").read_text())
     assert run["backends"]["service"].startswith("external")
     assert (run_dir / "table.jsonl").stat().st_size > 0

@@ -10,15 +10,18 @@ NAMES = (
     "control",
     "closed_port",
     "http_503",
+    "http_503_some",
     "hang",
     "hang_some",
     "no_debug_metadata",
     "slow_tail",
     "amnesia",
+    "cache_amnesia",
     "no_dynamo_write",
     "no_breaker",
     "hair_trigger",
     "leaky_open",
+    "herd_probe",
     "stuck_open",
 )
 
