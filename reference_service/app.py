@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from types import ModuleType
 from typing import Any
 
@@ -41,6 +42,7 @@ from reference_service.sessions import COOKIE_NAME, SessionCodec
 MAX_MESSAGE_CHARS = 4000
 WARM_CONNECTIONS = 24
 MAX_BODY_BYTES = 64 * 1024
+OUTBOX_STUCK_S = 10.0  # a turn queued longer than this means the flusher is not keeping up
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -207,6 +209,19 @@ class Service:
         self.degradation_counts[outcome.body["debug_metadata"]["memory_mode"]] += 1
         return outcome
 
+    def health_reasons(self) -> list[str]:
+        """Why memory is degraded right now (empty when healthy)."""
+        reasons = []
+        state = self.breaker.state
+        if state != "closed":
+            reasons.append(f"dynamodb breaker {state}")
+        stuck = self.outbox.oldest_age_s()
+        if stuck is not None and stuck > OUTBOX_STUCK_S:
+            reasons.append(f"outbox: {self.outbox.pending} turns pending, oldest {stuck:.0f} s")
+        if self.outbox.dead_count:
+            reasons.append(f"outbox: {self.outbox.dead_count} dead letters")
+        return reasons
+
     def debug_memory(self) -> dict[str, Any]:
         """The ``/debug/memory`` document."""
         snap = self.breaker.snapshot()
@@ -215,7 +230,9 @@ class Service:
             "breaker": {"state": self.breaker.state, "config": snap["config"], "kind": snap["kind"],
                         "failures_in_window": snap["failures_in_window"], "transitions": snap["transitions"]},
             "degradation_counts": dict(self.degradation_counts),
-            "outbox": {"pending": self.outbox.pending, "flushed": self.outbox.flushed},
+            "outbox": {"pending": self.outbox.pending, "flushed": self.outbox.flushed,
+                       "dead_letters": self.outbox.dead_count,
+                       "recent_dead_letters": [asdict(d) for d in self.outbox.recent_dead]},
             "table_ready": self.table_ready,
         }
 
@@ -277,8 +294,12 @@ async def ws(websocket: WebSocket) -> None:
 
 
 async def healthz(request: Request) -> Response:
+    # Degraded is still 200: the design never blocks a user on degraded memory,
+    # so a load balancer must keep sending traffic; the body tells a human why.
     service: Service = request.app.state.service
-    return JSONResponse({"status": "ok", "variant": service.config.variant})
+    reasons = service.health_reasons()
+    return JSONResponse({"status": "degraded" if reasons else "ok", "variant": service.config.variant,
+                         "reasons": reasons})
 
 
 async def metrics(request: Request) -> Response:

@@ -48,6 +48,9 @@ class Metrics:
         )
         self.outbox_pending = Gauge("refsvc_outbox_pending", "Turns waiting for DynamoDB", registry=r)
         self.outbox_flushed = Counter("refsvc_outbox_flushed", "Outbox turns written to DynamoDB", registry=r)
+        self.outbox_dead_letters = Counter(
+            "refsvc_outbox_dead_letters", "Turns given up on (rejected by DynamoDB or out of attempts)", registry=r
+        )
         self.bad_requests = Counter("refsvc_bad_requests", "Rejected requests", ["status"], registry=r)
         self._stateless: set[str] = set()
 

@@ -95,6 +95,8 @@ class DurabilityAnalyzer:
         ob = run.events_of("outbox")
         if len(ob):
             res.data["outbox_events"] = {str(k): int(v) for k, v in ob["action"].value_counts().items()}
+            # The service's own word on turns it gave up on; the table scan above is what decides.
+            res.data["dead_letters"] = res.data["outbox_events"].get("dead_letter", 0)
         return res
 
     def _drain(self, run: RunData, res: AnalyzerResult) -> None:

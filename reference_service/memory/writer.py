@@ -36,6 +36,13 @@ from reference_service.metrics import Metrics
 from reference_service.turns import TTL_SECONDS, Turn
 
 _MAX_BUMPS = 5
+# A turn DynamoDB keeps failing goes to the dead-letter journal after this many
+# real attempts (an open breaker's refusals do not count): about ten minutes of
+# outage at the design's 30 s open period, far past any fault this harness injects.
+MAX_ATTEMPTS = 20
+# Backoff doubles from the retry period up to this cap, short enough that the
+# drain after an outage is not held up by an entry's earlier failures.
+BACKOFF_CAP_S = 2.0
 
 
 @dataclass(slots=True)
@@ -185,8 +192,7 @@ class HardenedWriter:
         if not persisted and res.error is not None and is_client_error(res.error):
             # DynamoDB refused this one item as malformed: retrying cannot help,
             # and queueing it would stall every turn queued behind it.
-            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
-                             action="rejected", error=f"{type(res.error).__name__}: {res.error}"[:300])
+            self._give_up(turn, f"rejected: {type(res.error).__name__}: {res.error}", 1)
         elif not persisted:
             self.outbox.add(turn)
             self.metrics.outbox_pending.set(self.outbox.pending)
@@ -199,40 +205,59 @@ class HardenedWriter:
         return WriteResult(turn, persisted)
 
     async def flush_once(self) -> int:
-        """Try to write every pending turn, oldest first; stops at the first failure.
+        """Try to write the pending turns, oldest first, skipping those backing off.
+
+        It stops at the first failure that says DynamoDB is down (a timeout, an
+        open breaker): the next entries would fail the same way. A failed entry
+        then backs off, so the next pass starts with the entries behind it and
+        no single turn holds up the queue.
 
         One put at a time, on purpose: measured on the 2-core stack, eight at a
         time after an outage made the service miss its own 200 ms budget,
         re-opened the breaker and stalled the drain.
         """
         written = 0
+        now = time.monotonic()
         for entry in self.outbox.entries():
+            if entry.not_before > now:
+                continue
             if not await self._flush_entry(entry):
                 break
             written += 1
         self.metrics.outbox_pending.set(self.outbox.pending)
         return written
 
+    def _give_up(self, turn: Turn, reason: str, attempts: int, entry: OutboxEntry | None = None) -> None:
+        self.outbox.dead_letter(turn, reason, attempts, entry)
+        self.metrics.outbox_dead_letters.inc()
+        self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
+                         action="dead_letter", attempts=attempts, reason=reason[:300])
+
     async def _flush_entry(self, entry: OutboxEntry) -> bool:
+        """One attempt; True when the entry left the queue (written or given up on)."""
         res, turn = await self._put(entry.turn)
-        entry.attempts += 1
         if turn.turn_number != entry.turn.turn_number:
             self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
                              action="renumbered", previous=entry.turn.turn_number)
         entry.turn = turn
         if res.ok and res.value:
+            entry.attempts += 1
             self.outbox.done(entry)
             self.metrics.outbox_flushed.inc()
             self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number, action="flushed")
             return True
+        if isinstance(res.error, CircuitOpenError):
+            return False  # never reached DynamoDB: not an attempt, no backoff
+        entry.attempts += 1
         if res.error is not None and is_client_error(res.error):
-            self.outbox.done(entry)
-            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
-                             action="rejected", attempts=entry.attempts)
+            self._give_up(turn, f"rejected: {type(res.error).__name__}: {res.error}", entry.attempts, entry)
             return True
-        if not isinstance(res.error, CircuitOpenError):
-            self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
-                             action="failed", attempts=entry.attempts)
+        if entry.attempts >= MAX_ATTEMPTS:
+            self._give_up(turn, f"{entry.attempts} failed attempts, last: {res.error}", entry.attempts, entry)
+            return True
+        entry.not_before = time.monotonic() + min(self.retry_s * 2 ** (entry.attempts - 1), BACKOFF_CAP_S)
+        self.events.emit("outbox", session_id=turn.session_id, turn_number=turn.turn_number,
+                         action="failed", attempts=entry.attempts)
         return False
 
     async def _loop(self) -> None:

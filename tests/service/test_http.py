@@ -86,7 +86,7 @@ def test_routes_methods_and_operations(make_config, tmp_path: Path) -> None:
         assert c.get(f"{svc.url}/nope").json()["error"] == "not_found"
         r = c.get(f"{svc.url}/chat")
         assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
-        assert c.get(f"{svc.url}/healthz").json() == {"status": "ok", "variant": "seed"}
+        assert c.get(f"{svc.url}/healthz").json() == {"status": "ok", "variant": "seed", "reasons": []}
         svc.chat("hello")
         text = c.get(f"{svc.url}/metrics").text
         assert "DynamoDBCircuitOpen 0.0" in text
@@ -97,7 +97,7 @@ def test_routes_methods_and_operations(make_config, tmp_path: Path) -> None:
         assert dbg["variant"] == "seed"
         assert dbg["breaker"]["state"] == "closed" and dbg["breaker"]["kind"] == "SnippetBreaker"
         assert dbg["degradation_counts"] == {"full": 1, "cache_only": 0, "stateless": 0, "fallback": 0}
-        assert dbg["outbox"] == {"pending": 0, "flushed": 0}
+        assert dbg["outbox"] == {"pending": 0, "flushed": 0, "dead_letters": 0, "recent_dead_letters": []}
 
 
 def test_debug_memory_refuses_non_loopback(make_config, tmp_path: Path) -> None:
