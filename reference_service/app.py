@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from types import ModuleType
@@ -19,13 +20,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from reference_service.config import ServiceConfig
 from reference_service.events import EventLog
+from reference_service.limits import HeaderLimits
 from reference_service.llm import LLMClient
 from reference_service.memory.breaker import BreakerBase, CircuitBreaker
 from reference_service.memory.cache import RedisCache
@@ -36,12 +39,16 @@ from reference_service.memory.outbox import Outbox
 from reference_service.memory.snippet_breaker import SnippetBreaker
 from reference_service.memory.writer import HardenedWriter, SeedWriter
 from reference_service.metrics import Metrics
+from reference_service.openapi import DOCUMENT
 from reference_service.orchestrator import NLU, Orchestrator, TurnFailed
 from reference_service.sessions import COOKIE_NAME, SessionCodec
 
 MAX_MESSAGE_CHARS = 4000
 WARM_CONNECTIONS = 24
 MAX_BODY_BYTES = 64 * 1024
+# Format (zero-width space, BOM, joiners), control and unassigned code points.
+INVISIBLE = {"Cf", "Cc", "Cn", "Zs", "Zl", "Zp"}
+BODY_TIMEOUT_S = 10.0  # a client that stalls mid-upload loses its request, not a server slot forever
 OUTBOX_STUCK_S = 10.0  # a turn queued longer than this means the flusher is not keeping up
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -64,6 +71,8 @@ def parse_message(raw: bytes | str) -> str:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadInput(400, "malformed_json", "the body is not valid JSON") from None
+    except RecursionError:
+        raise BadInput(400, "malformed_json", "the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadInput(400, "bad_request", 'expected a JSON object like {"message": "..."}')
     if "message" not in data:
@@ -71,8 +80,8 @@ def parse_message(raw: bytes | str) -> str:
     message = data["message"]
     if not isinstance(message, str):
         raise BadInput(422, "invalid_message", '"message" must be a string')
-    if not message.strip():
-        raise BadInput(422, "empty_message", '"message" must not be empty')
+    if not visible(message):
+        raise BadInput(422, "empty_message", '"message" must not be empty (or only spaces and invisible characters)')
     if len(message) > MAX_MESSAGE_CHARS:
         raise BadInput(413, "message_too_long", f'"message" exceeds {MAX_MESSAGE_CHARS} characters')
     try:
@@ -82,6 +91,11 @@ def parse_message(raw: bytes | str) -> str:
     except UnicodeEncodeError:
         raise BadInput(422, "invalid_message", '"message" is not valid Unicode text') from None
     return message
+
+
+def visible(text: str) -> bool:
+    """True when the text holds something a person could read: not only spaces, zero-width or control characters."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in INVISIBLE for ch in text)
 
 
 def _error(status: int, error: str, detail: str) -> JSONResponse:
@@ -240,7 +254,13 @@ class Service:
 async def chat(request: Request) -> Response:
     service: Service = request.app.state.service
     try:
-        message = parse_message(await request.body())
+        body = await asyncio.wait_for(request.body(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        return _error(408, "request_timeout", f"the body did not arrive within {BODY_TIMEOUT_S:g} s")
+    except ClientDisconnect:
+        return Response(status_code=400)  # nobody is left to read it; no traceback, no event
+    try:
+        message = parse_message(body)
     except BadInput as exc:
         service.metrics.bad_requests.labels(str(exc.status)).inc()
         return _error(exc.status, exc.error, exc.detail)
@@ -261,6 +281,37 @@ async def chat(request: Request) -> Response:
     return JSONResponse(outcome.body, headers=headers)
 
 
+async def _ws_text(websocket: WebSocket) -> str | None:
+    """The next text frame; None when the client left. A binary frame is refused with 1003."""
+    frame = await websocket.receive()
+    if frame["type"] == "websocket.disconnect":
+        return None
+    text = frame.get("text")
+    if text is None:
+        await websocket.send_json({"error": "binary_frame", "status": 400,
+                                   "detail": 'send {"message": "..."} as a text frame'})
+        await websocket.close(code=1003)  # unsupported data
+        return None
+    return str(text)
+
+
+async def _ws_turns(websocket: WebSocket, service: Service, session_id: str, fresh: bool) -> None:
+    while (raw := await _ws_text(websocket)) is not None:
+        try:
+            message = parse_message(raw)
+        except BadInput as exc:
+            await websocket.send_json({"error": exc.error, "detail": exc.detail, "status": exc.status})
+            continue
+        try:
+            outcome = await service.chat(session_id, message, fresh, "websocket")
+        except TurnFailed as exc:
+            await websocket.send_json({**exc.body(), "status": 500})
+            continue
+        finally:
+            fresh = False
+        await websocket.send_json(outcome.body)
+
+
 async def ws(websocket: WebSocket) -> None:
     service: Service = websocket.app.state.service
     session_id = service.codec.verify(websocket.cookies.get(COOKIE_NAME))
@@ -274,23 +325,18 @@ async def ws(websocket: WebSocket) -> None:
     else:
         await websocket.accept()
     try:
-        while True:
-            raw = await websocket.receive_text()
-            try:
-                message = parse_message(raw)
-            except BadInput as exc:
-                await websocket.send_json({"error": exc.error, "detail": exc.detail, "status": exc.status})
-                continue
-            try:
-                outcome = await service.chat(session_id, message, fresh, "websocket")
-            except TurnFailed as exc:
-                await websocket.send_json({**exc.body(), "status": 500})
-                continue
-            finally:
-                fresh = False
-            await websocket.send_json(outcome.body)
+        await _ws_turns(websocket, service, session_id, fresh)
     except WebSocketDisconnect:
         return
+    except Exception as exc:
+        # The HTTP path's server_error handler never sees WebSocket crashes: log them the same way.
+        service.events.emit("internal_error", path="/ws", error=f"{type(exc).__name__}: {exc}"[:300])
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1011)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(DOCUMENT)
 
 
 async def healthz(request: Request) -> Response:
@@ -349,7 +395,9 @@ def create_app(config: ServiceConfig, nlu: NLU | ModuleType | None = None) -> St
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/debug/memory", debug_memory, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
+        middleware=[Middleware(HeaderLimits)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )

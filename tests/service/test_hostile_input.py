@@ -1,0 +1,99 @@
+"""Hostile and careless input to a real service: a clear 4xx for that client, and nothing for anyone else.
+
+Each case used to give a 500, a traceback or a held connection. The service
+runs under uvicorn on a real socket; every test also checks that the event log
+holds no ``internal_error`` and that a normal turn still works afterwards.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+import reference_service.app as app_module
+
+from .helpers import RunningService, run_service
+
+
+def _still_serves(svc: RunningService) -> None:
+    r = svc.chat("recommend a sci-fi book")
+    assert r.status_code == 200, r.text
+    assert svc.events("internal_error") == []
+
+
+@pytest.fixture
+def svc(make_config, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with run_service(make_config(variant="hardened"), tmp_path / "ev.jsonl") as running:
+        yield running
+
+
+def _post(svc: RunningService, body: bytes, **headers: str):  # type: ignore[no-untyped-def]
+    return svc.client.post(f"{svc.url}/chat", content=body, headers={"content-type": "application/json", **headers})
+
+
+def test_deeply_nested_json_is_a_400(svc: RunningService) -> None:
+    r = _post(svc, b"[" * 5000 + b"]" * 5000)
+    assert r.status_code == 400 and r.json()["error"] == "malformed_json"
+    r = _post(svc, b'{"message": ' + b"[" * 3000 + b"]" * 3000 + b"}")
+    assert r.status_code in (400, 422), r.text
+    _still_serves(svc)
+
+
+@pytest.mark.parametrize("text", [" \t\n", "\u200b\u200b", "\ufeff", "\u2060 \u200d", "\x00\x01"])
+def test_a_message_with_nothing_visible_is_empty(svc: RunningService, text: str) -> None:
+    r = svc.chat(text)
+    assert r.status_code == 422 and r.json()["error"] == "empty_message", r.text
+    _still_serves(svc)
+
+
+def test_oversized_headers_and_too_many_cookies_are_431(svc: RunningService) -> None:
+    r = svc.client.post(f"{svc.url}/chat", json={"message": "hi"}, headers={"X-Big": "a" * 20_000})
+    assert r.status_code == 431 and r.json()["error"] == "headers_too_large"
+    cookies = "; ".join(f"c{i}=v" for i in range(200))
+    r = svc.client.post(f"{svc.url}/chat", json={"message": "hi"}, headers={"Cookie": cookies})
+    assert r.status_code == 431
+    assert svc.client.get(f"{svc.url}/healthz", headers={"X-Big": "a" * 20_000}).status_code == 431
+    _still_serves(svc)
+
+
+def test_a_stalled_upload_times_out_with_408(svc: RunningService, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_module, "BODY_TIMEOUT_S", 0.5)
+    with socket.create_connection(("127.0.0.1", svc.thread.port), timeout=5) as sock:
+        sock.sendall(b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"mess")
+        started = time.monotonic()
+        answer = sock.recv(4096)
+        assert time.monotonic() - started < 4
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    _still_serves(svc)
+
+
+def test_a_client_that_disconnects_mid_upload_leaves_no_error(svc: RunningService) -> None:
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", svc.thread.port), timeout=5) as sock:
+            sock.sendall(b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"mess")
+    time.sleep(0.3)
+    _still_serves(svc)
+
+
+def test_a_binary_websocket_frame_is_refused_with_1003(svc: RunningService) -> None:
+    with connect(svc.url.replace("http", "ws") + "/ws", open_timeout=5) as ws:
+        ws.recv(timeout=5)  # the session frame
+        ws.send(b'{"message": "hi"}')
+        answer = ws.recv(timeout=5)
+        assert '"binary_frame"' in str(answer)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    _still_serves(svc)
+
+
+def test_openapi_document_is_served(svc: RunningService) -> None:
+    doc = svc.client.get(f"{svc.url}/openapi.json").json()
+    assert doc["openapi"].startswith("3.") and "/chat" in doc["paths"]
