@@ -62,5 +62,8 @@ def analyze_loaded(run: RunData, slo: Slo | None = None, analyzers: list[Analyze
 
 
 def analyze_run(run_dir: Path | str, slo: Slo | None = None) -> Verdict:
-    """Load ``run_dir`` (contracts §5) and run every analyzer; raises RunDataError if it is not a directory."""
+    """Load ``run_dir`` (docs/contracts.md, "Run directory") and run every analyzer.
+
+    Raises RunDataError if it is not a directory.
+    """
     return analyze_loaded(load_run(run_dir), slo)

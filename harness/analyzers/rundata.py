@@ -1,4 +1,4 @@
-"""Load a run directory (contracts §5) once, into pandas frames every analyzer shares.
+"""Load a run directory (see "Run directory" in docs/contracts.md) once, into pandas frames every analyzer shares.
 
 Why one loader: records.jsonl can hold a million lines; parsing it once per
 analyzer would multiply the dominant cost. Files that are absent or unreadable
@@ -81,7 +81,7 @@ def read_jsonl(path: Path, data: bytes | None = None,
 
 
 NUMERIC = {"ts", "start", "intended_start", "latency_us", "latency_ms"}
-# pyarrow type aliases of the contract §3/§4/§5 fields, for the fast reader. Times are
+# pyarrow type aliases of the service-event, load-record and run-directory fields, for the fast reader. Times are
 # float64 whatever their JSON spelling (as NUMERIC is on the per-line path).
 FIELD_TYPES: dict[str, str] = {
     **{k: "float64" for k in NUMERIC},
@@ -311,7 +311,7 @@ class RunData:
 
 
 def load_run(run_dir: Path | str) -> RunData:
-    """Parse every contracts §5 file in ``run_dir``; absent files go to ``missing``."""
+    """Parse every run-directory file in ``run_dir``; absent files go to ``missing``."""
     rd = Path(run_dir)
     if not rd.is_dir():
         raise RunDataError(f"run directory {rd} does not exist")

@@ -94,7 +94,7 @@ def _price(raw: str | None) -> float | None:
 
 
 def parse_tagged(text: str) -> TaggedMessage:
-    """Parse the contracts §7 tagged message; missing tags become empty/None."""
+    """Parse the tagged message ("Prompt format" in docs/contracts.md); missing tags become empty/None."""
     docs: list[ContextDoc] = []
     context = re.search(r"<context>(.*?)</context>", text, re.DOTALL)
     if context is not None:
@@ -222,7 +222,7 @@ def compose(tagged: TaggedMessage) -> str:
 
 
 def compose_reply(system: str, messages: list[dict[str, Any]]) -> str:
-    """Answer deterministically from the last user message (contracts §7).
+    """Answer deterministically from the last user message ("Prompt format and the LLM stand-in" in docs/contracts.md).
 
     ``system`` is accepted for signature parity with the Messages API and is
     deliberately ignored: the reply must depend only on what the service

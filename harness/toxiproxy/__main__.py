@@ -1,8 +1,8 @@
 """``python -m harness.toxiproxy --host 127.0.0.1 --port 8474 [--config proxies.json]``.
 
 Why argparse and not the project CLI: this entry must work with nothing but
-the package (the lead wires :func:`harness.toxiproxy.serve` into
-``harness toxiproxy-server`` separately).
+the package, as ``toxiproxy-server`` does (the project CLI reaches the same
+:func:`harness.toxiproxy.serve` as ``harness toxiproxy-server``).
 """
 
 from __future__ import annotations

@@ -45,11 +45,11 @@ from harness.toxiproxy.proxy import (
     Proxy,
     ProxyCollection,
     ProxyError,
-    ToxicWrapper,
     split_host_port,
 )
 from harness.toxiproxy.tap import Tap, TapWriter
 from harness.toxiproxy.toxics import Toxic, lookup
+from harness.toxiproxy.toxics.base import ToxicWrapper
 
 log = logging.getLogger(__name__)
 

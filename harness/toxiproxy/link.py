@@ -40,16 +40,23 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness.toxiproxy.stream import Chan, Chunk, Item, Sink
-from harness.toxiproxy.toxics.base import Interrupted, RecvTimeout
+from harness.toxiproxy.toxics.base import Interrupted, RecvTimeout, ToxicWrapper
 from harness.toxiproxy.toxics.noop import NoopToxic
 
-if TYPE_CHECKING:
-    from harness.toxiproxy.proxy import Connection, ToxicWrapper
-
 log = logging.getLogger(__name__)
+
+
+class LinkOwner(Protocol):
+    """What a link needs from the connection that owns it (``proxy.Connection``)."""
+
+    def close_transport(self, transport: asyncio.Transport) -> None:
+        """Close one side's socket."""
+
+    def link_finished(self) -> None:
+        """Called when this link has finished; the owner cleans up once both have."""
 
 HIGH_WATER = 1 << 20
 LOW_WATER = 256 << 10
@@ -220,7 +227,7 @@ class Link:
 
     def __init__(
         self,
-        conn: Connection,
+        conn: LinkOwner,
         direction: str,
         src: asyncio.Transport,
         dst: asyncio.Transport,

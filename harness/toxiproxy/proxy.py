@@ -22,9 +22,8 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any, cast
 
-from harness.toxiproxy.gojson import Float32
 from harness.toxiproxy.link import Link
-from harness.toxiproxy.toxics.base import Toxic
+from harness.toxiproxy.toxics.base import Toxic, ToxicWrapper
 
 if TYPE_CHECKING:
     from harness.toxiproxy.tap import ConnTap, Tap
@@ -159,29 +158,6 @@ async def bind_listener(listen: str) -> tuple[socket.socket, str]:
 
 
 # --------------------------------------------------------------------------- toxics
-
-
-class ToxicWrapper:
-    """A toxic as the API sees it: name, type, stream, toxicity + the Toxic object."""
-
-    __slots__ = ("direction", "name", "stream", "toxic", "toxicity", "type")
-
-    def __init__(self, name: str, type_: str, stream: str, toxicity: float, toxic: Toxic) -> None:
-        self.name = name
-        self.type = type_
-        self.stream = stream
-        self.direction = stream.lower()
-        self.toxicity = toxicity
-        self.toxic = toxic
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "attributes": dict(self.toxic.attributes),
-            "name": self.name,
-            "type": self.type,
-            "stream": self.stream,
-            "toxicity": Float32(self.toxicity),
-        }
 
 
 class ToxicCollection:

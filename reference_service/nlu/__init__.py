@@ -1,4 +1,4 @@
-"""The reference service's language layer (issue #3, "Understanding the conversation").
+"""The reference service's language layer.
 
 Everything between "a message arrived with some history" and "here is the
 request for the LLM": intent classification with context, cross-turn
@@ -18,6 +18,7 @@ from __future__ import annotations
 from reference_service.nlu.catalog import Catalog, Doc, Title, load_catalog
 from reference_service.nlu.intent import INTENTS
 from reference_service.nlu.prompt import (
+    CONTEXT_BUDGET,
     HISTORY_BUDGET,
     MAX_TOKENS,
     SYSTEM_BUDGET,
@@ -27,7 +28,7 @@ from reference_service.nlu.prompt import (
     build_prompt,
     normalize_messages,
 )
-from reference_service.nlu.retrieval import CONTEXT_BUDGET, retrieve
+from reference_service.nlu.retrieval import retrieve
 from reference_service.nlu.tokens import count_tokens, truncate_to_tokens
 from reference_service.nlu.understanding import Understanding, understand
 

@@ -10,8 +10,8 @@ history 3,000, retrieved context 2,500, current user message 100, response
 * the user's own words in ``<message>`` are cut to 100 tokens.
 
 The history becomes alternating user/assistant messages (each turn gives one
-of each) and the final user message is the tagged block of docs/contracts.md
-§7 that the LLM stand-in parses. The Messages API requires the list to start
+of each) and the final user message is the tagged block ("Prompt format" in
+docs/contracts.md) that the LLM stand-in parses. The Messages API requires the list to start
 with a user message and alternate; :func:`normalize_messages` guarantees that
 even for odd histories (empty texts, a window starting with an assistant turn).
 """
@@ -25,7 +25,6 @@ from typing import Any
 
 from reference_service.nlu.catalog import Doc
 from reference_service.nlu.resolver import chronological
-from reference_service.nlu.retrieval import CONTEXT_BUDGET, fit_budget
 from reference_service.nlu.tokens import count_tokens, truncate_to_tokens
 from reference_service.nlu.understanding import Understanding
 from reference_service.turns import Turn
@@ -33,6 +32,7 @@ from reference_service.turns import Turn
 SYSTEM_BUDGET = 500
 HISTORY_BUDGET = 3000
 USER_BUDGET = 100
+CONTEXT_BUDGET = 2500  # the design's "RAG retrieved context: ~2,500" tokens
 MAX_TOKENS = 1000
 
 SYSTEM_PROMPT = (
@@ -69,6 +69,19 @@ def _attr(value: str) -> str:
     return escape(value, quote=True)
 
 
+def fit_budget(docs: list[Doc], budget: int = CONTEXT_BUDGET) -> list[Doc]:
+    """The longest prefix of ``docs`` whose ``<doc>`` elements fit in ``budget`` tokens."""
+    out: list[Doc] = []
+    used = count_tokens("<context>\n</context>")
+    for doc in docs:
+        cost = count_tokens(render_doc(doc)) + 1
+        if used + cost > budget:
+            break
+        out.append(doc)
+        used += cost
+    return out
+
+
 def render_doc(doc: Doc) -> str:
     """One ``<doc>`` element (attribute values and text XML-escaped)."""
     return (
@@ -78,7 +91,7 @@ def render_doc(doc: Doc) -> str:
 
 
 def render_final(u: Understanding, docs: Sequence[Doc], message: str) -> str:
-    """The tagged final user message (contracts §7; empty optional tags omitted)."""
+    """The tagged final user message ("Prompt format" in docs/contracts.md; empty optional tags omitted)."""
     lines: list[str] = []
     if docs:
         lines.append("<context>")

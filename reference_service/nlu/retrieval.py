@@ -15,19 +15,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from reference_service.nlu.catalog import Catalog, Doc, load_catalog
 from reference_service.nlu.text import terms, words
-from reference_service.nlu.tokens import count_tokens
 
-if TYPE_CHECKING:
-    from reference_service.nlu.understanding import Understanding
 
-CONTEXT_BUDGET = 2500
-"""Tokens for retrieved context (the design's "RAG retrieved context: ~2,500")."""
+class Understanding(Protocol):
+    """What retrieval reads of ``understanding.Understanding``.
+
+    Declared here so that the two modules never import each other.
+    """
+
+    @property
+    def intent(self) -> str: ...
+    @property
+    def resolved_query(self) -> str: ...
+    @property
+    def focus_id(self) -> str | None: ...
+    @property
+    def unresolved_reference(self) -> str | None: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def exclude_title_ids(self) -> tuple[str, ...]: ...
 
 TAG_WEIGHT = 3.0
 TITLE_BONUS = 10.0
@@ -173,21 +186,6 @@ def rank_titles(text: str, k: int = 5, tags: list[str] | None = None) -> list[Ra
     for title_id in order[:k]:
         primary = index.catalog.by_title_id[title_id].primary
         out.append(Ranked(primary, best[title_id].score))
-    return out
-
-
-def fit_budget(docs: list[Doc], budget: int = CONTEXT_BUDGET) -> list[Doc]:
-    """The longest prefix of ``docs`` whose ``<doc>`` elements fit in ``budget`` tokens."""
-    from reference_service.nlu.prompt import render_doc
-
-    out: list[Doc] = []
-    used = count_tokens("<context>\n</context>")
-    for doc in docs:
-        cost = count_tokens(render_doc(doc)) + 1
-        if used + cost > budget:
-            break
-        out.append(doc)
-        used += cost
     return out
 
 

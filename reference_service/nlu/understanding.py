@@ -22,7 +22,7 @@ from reference_service.turns import Turn
 
 @dataclass(frozen=True)
 class Understanding:
-    """What the service understood of one message (see docs/contracts.md §7)."""
+    """What the service understood of one message (see "Prompt format" in docs/contracts.md)."""
 
     message: str
     intent: str

@@ -1,4 +1,4 @@
-"""Synthetic run-directory generator (contracts §3-§6) for analyzer and report tests.
+"""Synthetic run-directory generator (shapes of docs/contracts.md) for analyzer and report tests.
 
 It simulates the hardened reference service under a DynamoDB latency fault with
 a small discrete-event model -- a real 5-failures-in-window breaker, a Redis hot

@@ -1,4 +1,4 @@
-"""A tiny, fast stand-in for the reference service's HTTP API (contracts §2), for loadgen tests.
+"""A tiny, fast stand-in for the reference service's HTTP API (docs/contracts.md), for loadgen tests.
 
 It speaks just enough HTTP/1.1 (keep-alive, Content-Length) over asyncio to
 serve thousands of requests/s on loopback, so Locust -- not the server -- is

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reference_service.nlu import load_catalog, retrieve, understand
-from reference_service.nlu.retrieval import fit_budget, get_index, rank_titles
+from reference_service.nlu.prompt import fit_budget
+from reference_service.nlu.retrieval import get_index, rank_titles
 from reference_service.nlu.tokens import count_tokens
 
 

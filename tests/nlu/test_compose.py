@@ -1,4 +1,4 @@
-"""The stand-in's reply composer against hand-written tagged messages (contracts §7)."""
+"""The stand-in's reply composer against hand-written tagged messages ("Prompt format" in docs/contracts.md)."""
 
 from __future__ import annotations
 

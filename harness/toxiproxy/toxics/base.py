@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
-from harness.toxiproxy.gojson import GoJSONError, field_type_error
+from harness.toxiproxy.gojson import Float32, GoJSONError, field_type_error
 from harness.toxiproxy.stream import Chunk
 
 
@@ -154,3 +154,26 @@ __all__ = [
     "lookup",
     "register",
 ]
+
+
+class ToxicWrapper:
+    """A toxic as the API sees it: name, type, stream, toxicity + the Toxic object."""
+
+    __slots__ = ("direction", "name", "stream", "toxic", "toxicity", "type")
+
+    def __init__(self, name: str, type_: str, stream: str, toxicity: float, toxic: Toxic) -> None:
+        self.name = name
+        self.type = type_
+        self.stream = stream
+        self.direction = stream.lower()
+        self.toxicity = toxicity
+        self.toxic = toxic
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attributes": dict(self.toxic.attributes),
+            "name": self.name,
+            "type": self.type,
+            "stream": self.stream,
+            "toxicity": Float32(self.toxicity),
+        }
