@@ -58,3 +58,11 @@ def test_no_import_cycles(package: str) -> None:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as exc:
         raise AssertionError("import cycle: " + " -> ".join(exc.args[1])) from None
+
+
+def test_the_harness_never_imports_the_service_it_judges() -> None:
+    """The harness talks to the service over the network only, so it judges any service the same way."""
+    files = sorted((ROOT / "harness").rglob("*.py"))
+    known = {_module(f) for f in (ROOT / "reference_service").rglob("*.py")}
+    leaks = {_module(f): sorted(_imports(f, "reference_service", known)) for f in files}
+    assert {m: t for m, t in leaks.items() if t} == {}
