@@ -68,6 +68,9 @@ def off_script(recs: pd.DataFrame, dist: pd.Series) -> pd.Series:
         return out
     sess = recs["expected_session_id"].fillna(recs["session_id"]) if "expected_session_id" in recs.columns \
         else recs["session_id"]
+    if "conversation" in recs.columns:
+        # The client's conversation id also covers a failed first turn, which has no session.
+        sess = recs["conversation"].fillna(sess)
     start = recs["intended_start"] if "intended_start" in recs.columns else recs["ts"]
     status = pd.to_numeric(recs["status"], errors="coerce") if "status" in recs.columns else None
     bad = recs["memory_mode"].isin(["stateless", "fallback"]) | recs["memory_mode"].isna()

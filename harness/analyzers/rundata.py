@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - depends on environment
 RECORD_COLUMNS = [
     "kind", "id", "ts", "start", "intended_start", "latency_us", "status", "error", "name",
     "scenario", "user_class", "session_id", "turn", "memory_mode", "level", "reason",
-    "persisted", "verdict", "script",
+    "persisted", "verdict", "script", "conversation",
 ]
 EVENT_COLUMNS = [
     "ts", "event", "breaker", "from", "to", "outcome", "store", "session_id", "latency_ms",

@@ -17,6 +17,7 @@ import itertools
 import json
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http.cookiejar import DefaultCookiePolicy
@@ -95,6 +96,9 @@ class Session:
     last_turn_number: int = 0
     index: int = 0
     replies: list[str | None] = field(default_factory=list)
+    # The client's own name for this run of the script: it ties a failed first turn (which has
+    # no session yet) to the turns after it, where the session id cannot.
+    conversation: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def done(self) -> bool:
@@ -107,6 +111,7 @@ class Session:
             "session_id": self.session_id,
             "turn": self.last_turn_number + 1,
             "script": self.script.id,
+            "conversation": self.conversation,
             # the session this client's cookie holds: a reply naming another one lost the session
             "expected_session_id": self.session_id,
         }

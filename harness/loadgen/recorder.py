@@ -69,6 +69,7 @@ _CONTEXT_FIELDS = (
     "session_id",
     "turn",
     "script",
+    "conversation",
     "memory_mode",
     "level",
     "reason",

@@ -27,6 +27,7 @@ CONTRACT_KEYS = {
     "kind", "id", "ts", "start", "intended_start", "latency_us", "status", "error", "name", "scenario",
     "user_class", "session_id", "turn", "script", "memory_mode", "level", "reason", "persisted", "verdict",
     "worker", "user_message_sha256", "reply_sha256", "referent_distance", "notice", "expected_session_id",
+    "conversation",
 }
 
 
