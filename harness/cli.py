@@ -167,16 +167,22 @@ def chaos(
     dynamo_down: Annotated[bool, typer.Option("--dynamo-down", help="Take DynamoDB away (proxy disabled)")] = False,
     redis_latency: Annotated[str | None, typer.Option(help="Latency added to Redis replies, e.g. 300ms")] = None,
     redis_down: Annotated[bool, typer.Option("--redis-down", help="Take Redis away (proxy disabled)")] = False,
+    dynamo_blackhole: Annotated[bool, typer.Option(
+        "--dynamo-blackhole", help="DynamoDB accepts connections and never answers (timeout toxic)")] = False,
+    redis_blackhole: Annotated[bool, typer.Option(
+        "--redis-blackhole", help="Redis accepts connections and never answers (timeout toxic)")] = False,
+    toxicity: Annotated[str | None, typer.Option(
+        help="Share of connections the latency and blackhole faults affect, e.g. 30% or 0.3 (default all)")] = None,
     llm_latency: Annotated[str | None, typer.Option(help="Latency added to LLM replies, e.g. 2s")] = None,
     llm_errors: Annotated[str | None, typer.Option(help="Share of LLM calls that fail (529), e.g. 30% or 0.3")] = None,
     users: Annotated[int | None, typer.Option(help="Concurrent Locust users (default 10; --quick 20)")] = None,
     arrival_rate: Annotated[float | None, typer.Option(help="Open-model arrivals: new sessions per second")] = None,
     scenario: Annotated[str, typer.Option(help="Scenarios, comma-separated: chat, websocket, open, zipf")] = "chat",
     variant: Annotated[str, typer.Option(help="Reference service variant: seed or hardened")] = "hardened",
-    baseline: Annotated[str | None, typer.Option(help="Baseline phase length (default 20s; --quick 6s)")] = None,
-    fault: Annotated[str | None, typer.Option(help="Fault phase length (default 60s; --quick 12s)")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Baseline phase length (default 20s; --quick 8s)")] = None,
+    fault: Annotated[str | None, typer.Option(help="Fault phase length (default 60s; --quick 14s)")] = None,
     recovery: Annotated[str | None, typer.Option(help="Recovery phase length (default 40s; --quick 10s)")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Compressed breaker timings and phases (~30 s)")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Compressed timings, 32 s of load")] = False,
     alarm_period: Annotated[str | None, typer.Option(help="CloudWatch alarm period (default 60s; --quick 2s)")] = None,
     slo: Annotated[Path | None, typer.Option(help="SLO file (YAML or JSON) overriding the design's targets")] = None,
     report_dir: Annotated[Path, typer.Option(help="Where run directories are written")] = Path("reports"),
@@ -207,6 +213,7 @@ def chaos(
     flags = ChaosFlags(
         dynamo_latency=dynamo_latency, dynamo_jitter=dynamo_jitter, dynamo_down=dynamo_down,
         redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
+        dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
         fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.chaos.faults import DownFault, Fault, LatencyFault, LlmErrorFault, parse_rate
+from harness.chaos.faults import BlackholeFault, DownFault, Fault, LatencyFault, LlmErrorFault, parse_rate
 from harness.chaos.load import SCENARIO_CLASSES
 from harness.chaos.runner import (
     DESIGN_BREAKER,
@@ -46,6 +46,9 @@ class ChaosFlags:
     dynamo_down: bool = False
     redis_latency: str | None = None
     redis_down: bool = False
+    dynamo_blackhole: bool = False
+    redis_blackhole: bool = False
+    toxicity: str | None = None
     llm_latency: str | None = None
     llm_errors: str | None = None
     users: int | None = None
@@ -73,28 +76,45 @@ def _ms(text: str) -> int:
     return round(parse_duration(text) * 1000)
 
 
-def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
-    """The faults asked for, and the run's label (``dynamo-latency-2s+redis-down``)."""
+def _share(f: ChaosFlags) -> tuple[float, str]:
+    """``--toxicity``: the share of connections the network faults of this command affect."""
+    if f.toxicity is None:
+        return 1.0, ""
+    share = parse_rate(f.toxicity)
+    return share, f"-{round(share * 100):g}pct"
+
+
+def _proxy_faults(f: ChaosFlags, share: float, tail: str) -> tuple[list[Fault], list[str]]:
+    """DynamoDB, then Redis, then the LLM: latency, blackhole, down, in the order they are applied."""
     faults: list[Fault] = []
     labels: list[str] = []
+    dynamo_latency = f.dynamo_latency
+    if dynamo_latency is None and f.dynamo_jitter is not None:
+        dynamo_latency = "0ms"
+    for proxy, label, latency, jitter, blackhole, down in (
+        ("dynamodb", "dynamo", dynamo_latency, f.dynamo_jitter, f.dynamo_blackhole, f.dynamo_down),
+        ("redis", "redis", f.redis_latency, None, f.redis_blackhole, f.redis_down),
+        ("llm", "llm", f.llm_latency, None, False, False),
+    ):
+        if latency is not None:
+            faults.append(LatencyFault(proxy, _ms(latency), _ms(jitter or "0ms"), toxicity=share))
+            labels.append(f"{label}-latency-{latency}{tail}")
+        if blackhole:
+            faults.append(BlackholeFault(proxy, toxicity=share))
+            labels.append(f"{label}-blackhole{tail}")
+        if down:
+            faults.append(DownFault(proxy))
+            labels.append(f"{label}-down")
+    return faults, labels
+
+
+def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
+    """The faults asked for, and the run's label (``dynamo-latency-2s+redis-down``)."""
     try:
-        if f.dynamo_latency is not None or f.dynamo_jitter is not None:
-            latency = f.dynamo_latency if f.dynamo_latency is not None else "0ms"
-            jitter = f.dynamo_jitter if f.dynamo_jitter is not None else "0ms"
-            faults.append(LatencyFault("dynamodb", _ms(latency), _ms(jitter)))
-            labels.append(f"dynamo-latency-{latency}")
-        if f.dynamo_down:
-            faults.append(DownFault("dynamodb"))
-            labels.append("dynamo-down")
-        if f.redis_latency is not None:
-            faults.append(LatencyFault("redis", _ms(f.redis_latency)))
-            labels.append(f"redis-latency-{f.redis_latency}")
-        if f.redis_down:
-            faults.append(DownFault("redis"))
-            labels.append("redis-down")
-        if f.llm_latency is not None:
-            faults.append(LatencyFault("llm", _ms(f.llm_latency)))
-            labels.append(f"llm-latency-{f.llm_latency}")
+        share, tail = _share(f)
+        faults, labels = _proxy_faults(f, share, tail)
+        if f.toxicity is not None and not any(isinstance(x, LatencyFault | BlackholeFault) for x in faults):
+            raise UsageError("--toxicity applies to latency and blackhole faults: give one of them too")
         if f.llm_errors is not None:
             faults.append(LlmErrorFault(parse_rate(f.llm_errors)))
             labels.append(f"llm-errors-{f.llm_errors.rstrip('%')}")

@@ -32,7 +32,7 @@ from rich.live import Live
 from rich.table import Table
 
 from harness.chaos import evidence
-from harness.chaos.faults import DownFault, Fault, LatencyFault, LlmErrorFault
+from harness.chaos.faults import Fault
 from harness.chaos.load import LiveStats, LoadPlan, LocustRun
 from harness.stack import lifecycle
 from harness.stack.lifecycle import UpOptions
@@ -167,7 +167,7 @@ class ChaosRun:
             if client is None:
                 raise ToxiproxyError("no Toxiproxy to inject faults through (use --toxiproxy URL)")
             fault.tag = self.tag
-            if isinstance(fault, DownFault) and self.registration is not None:
+            if fault.disables_proxy and self.registration is not None:
                 # recorded before the proxy goes down, so a kill -9 in between is still undone later
                 self.registration.disabled.append(fault.proxy)
                 self.registry.save(self.registration)
@@ -235,7 +235,7 @@ class ChaosRun:
             owned.callback(self._untap, client)
         owned.callback(self._stop_load)
         owned.callback(self._rollback, client)
-        self._wire_llm_fault()
+        self._bind_faults()
         self._tap(client)
         return service_url, client
 
@@ -289,14 +289,12 @@ class ChaosRun:
             except ToxiproxyError as exc:
                 self.console.print(f"[yellow]could not stop the tap on {proxy}: {exc}[/]")
 
-    def _wire_llm_fault(self) -> None:
-        """Point LLM error faults at the stand-in's control API when the LLM is ours."""
+    def _bind_faults(self) -> None:
+        """Let each fault learn the stack it runs on (e.g. an LLM stand-in's control API)."""
         if not self.state:
             return
-        llm = self.state["components"].get("llm", {})
         for fault in self.opts.faults:
-            if isinstance(fault, LlmErrorFault) and llm.get("backend") == "anthropic-standin":
-                fault.control_url = llm["url"]
+            fault.bind(self.state["components"])
 
     def _drive(self, service_url: str, client: ToxiproxyClient | None) -> None:
         opts = self.opts
@@ -455,10 +453,8 @@ class ChaosRun:
         """What the DynamoDB proxy suffered, for analyzers that must know whether calls fail."""
         info: dict[str, Any] = {}
         for fault in self.opts.faults:
-            if isinstance(fault, LatencyFault) and fault.proxy == "dynamodb":
-                info.update(latency_ms=fault.latency_ms, jitter_ms=fault.jitter_ms)
-            elif isinstance(fault, DownFault) and fault.proxy == "dynamodb":
-                info["down"] = True
+            if fault.proxy == "dynamodb":
+                info.update(fault.effect())
         return {"dynamodb": info} if info else {}
 
     def _judge(self) -> ChaosResult:

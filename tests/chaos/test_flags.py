@@ -29,6 +29,9 @@ from harness.chaos.flags import ChaosFlags, UsageError, build_options
         (ChaosFlags(baseline="0s"), "phase lengths"),
         (ChaosFlags(fault="2h"), "phase lengths"),
         (ChaosFlags(breaker="threshold=5"), "--breaker"),
+        (ChaosFlags(toxicity="30%"), "--toxicity applies to latency and blackhole faults"),
+        (ChaosFlags(dynamo_blackhole=True, toxicity="130%"), "invalid rate"),
+        (ChaosFlags(dynamo_down=True, toxicity="0.5"), "--toxicity applies to latency and blackhole faults"),
     ],
 )
 def test_each_bad_flag_is_a_usage_error(flags: ChaosFlags, message: str) -> None:
@@ -63,3 +66,11 @@ def test_bad_slo_exits_2_before_any_stack_starts(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_blackhole_and_toxicity_become_faults_with_their_effect() -> None:
+    opts, _ = build_options(ChaosFlags(dynamo_blackhole=True, dynamo_latency="150ms", toxicity="30%", quick=True))
+    assert opts.fault_label == "dynamo-latency-150ms-30pct+dynamo-blackhole-30pct"
+    assert [f.kind for f in opts.faults] == ["dynamodb_latency", "dynamodb_blackhole"]
+    assert opts.faults[1].effect() == {"blackhole": True, "toxicity": 0.3}
+    assert "blackhole on 30% of connections" in opts.faults[1].describe()

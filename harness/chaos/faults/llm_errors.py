@@ -1,0 +1,65 @@
+"""A share of LLM calls answered with an API error (529 ``overloaded_error`` by default).
+
+A TCP proxy cannot forge an HTTP answer, so with our stand-in reachable the
+errors are real answers from its control API; otherwise a ``reset_peer``
+toxic with the same toxicity makes that share of connections fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from harness.chaos.faults.base import Fault, toxic_name
+from harness.toxiclient import ToxiproxyClient
+
+
+@dataclass
+class LlmErrorFault(Fault):
+    """A share of LLM calls answered with 529 ``overloaded_error``.
+
+    With our stand-in reachable (``control_url``) the errors are real HTTP
+    answers from its control API; otherwise a ``reset_peer`` toxic with the
+    same toxicity makes that share of connections fail.
+    """
+
+    rate: float
+    control_url: str | None = None
+    status: int = 529
+
+    proxy = "llm"
+
+    @property
+    def kind(self) -> str:
+        return "llm_errors"
+
+    def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
+        if self.control_url:
+            body = {"error_rate": self.rate, "status": self.status, "retry_after_s": 0}
+            resp = httpx.put(f"{self.control_url}/_standin/faults", json=body, timeout=5)
+            resp.raise_for_status()
+            return {"proxy": "llm", "toxic": None, "detail": {"standin_faults": body}}
+        toxic = client.add_toxic("llm", "reset_peer", {"timeout": 0}, name=toxic_name(self.tag, "llm_errors"),
+                                 toxicity=self.rate)
+        return {"proxy": "llm", "toxic": toxic["name"], "detail": toxic}
+
+    def rollback(self, client: ToxiproxyClient) -> dict[str, Any]:
+        if self.control_url:
+            resp = httpx.delete(f"{self.control_url}/_standin/faults", timeout=5)
+            resp.raise_for_status()
+            return {"proxy": "llm", "toxic": None, "detail": {"standin_faults": None}}
+        client.remove_toxic("llm", toxic_name(self.tag, "llm_errors"))
+        return {"proxy": "llm", "toxic": toxic_name(self.tag, "llm_errors")}
+
+    def describe(self) -> str:
+        return f"llm errors {self.rate:.0%} ({self.status})"
+
+    def bind(self, components: dict[str, Any]) -> None:
+        llm = components.get("llm", {})
+        if llm.get("backend") == "anthropic-standin":
+            self.control_url = llm["url"]
+
+    def effect(self) -> dict[str, Any]:
+        return {"errors": self.rate, "status": self.status}
