@@ -171,6 +171,10 @@ def chaos(
         "--dynamo-blackhole", help="DynamoDB accepts connections and never answers (timeout toxic)")] = False,
     redis_blackhole: Annotated[bool, typer.Option(
         "--redis-blackhole", help="Redis accepts connections and never answers (timeout toxic)")] = False,
+    dynamo_throttle: Annotated[str | None, typer.Option(
+        help="Share of DynamoDB calls answered ProvisionedThroughputExceededException (400), e.g. 20%")] = None,
+    dynamo_errors: Annotated[str | None, typer.Option(
+        help="Share of DynamoDB calls answered InternalServerError (500), e.g. 5%")] = None,
     toxicity: Annotated[str | None, typer.Option(
         help="Share of connections the latency and blackhole faults affect, e.g. 30% or 0.3 (default all)")] = None,
     llm_latency: Annotated[str | None, typer.Option(help="Latency added to LLM replies, e.g. 2s")] = None,
@@ -214,6 +218,7 @@ def chaos(
         dynamo_latency=dynamo_latency, dynamo_jitter=dynamo_jitter, dynamo_down=dynamo_down,
         redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
+        dynamo_throttle=dynamo_throttle, dynamo_errors=dynamo_errors,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
         fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,

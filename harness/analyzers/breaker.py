@@ -40,8 +40,11 @@ def _fails_calls(fault: dict[str, Any] | None, timeout_ms: float) -> tuple[bool,
     if not isinstance(dynamodb, dict):
         return False, 0.0
     share = float(dynamodb.get("toxicity", 1.0))
-    if dynamodb.get("down") or dynamodb.get("errors"):
+    if dynamodb.get("down"):
         return True, 1.0
+    if dynamodb.get("errors"):
+        # API errors on a share of calls; the SDK retries throttling, so fewer still reach the breaker
+        return True, float(dynamodb["errors"])
     if dynamodb.get("blackhole"):
         return True, share
     return float(dynamodb.get("latency_ms") or 0) >= timeout_ms, share

@@ -145,6 +145,26 @@ class LatencyAnalyzer:
         return out
 
     # ---------------------------------------------------------------- dynamo
+    @staticmethod
+    def _dynamo_errors(run: RunData, frame: pd.DataFrame, res: AnalyzerResult) -> None:
+        """Answered-with-an-error calls per phase, operation and status: throttling shows here as 400s.
+
+        The SDK retries throttling and 5xx answers, so each one is an extra call the user waited for.
+        """
+        bad = frame[~frame["ok"] & frame["status"].notna()] if "status" in frame.columns else frame.iloc[:0]
+        if not len(bad):
+            return
+        phase = run_phase(run, bad["ts"].to_numpy(dtype=float))
+        counts: dict[str, dict[str, dict[str, int]]] = {}
+        for ph, op, status in zip(phase, bad["op"].astype(str), bad["status"], strict=True):
+            by_op = counts.setdefault(ph or "outside", {}).setdefault(op, {})
+            key = str(int(status)) if status == status else "none"
+            by_op[key] = by_op.get(key, 0) + 1
+        res.data["dynamodb_error_answers"] = counts
+        res.data["dynamodb_error_note"] = (
+            f"{len(bad)} DynamoDB calls were answered with an error status; botocore retries throttling "
+            "(400 ProvisionedThroughputExceededException) and 5xx answers, so each is a retry the user waited for")
+
     def _dynamo(self, run: RunData, slo: Slo, res: AnalyzerResult) -> None:
         """p99 of every DynamoDB call per operation and phase, as CloudWatch reports SuccessfulRequestLatency."""
         calls = dynamodb_calls(run)
@@ -152,6 +172,7 @@ class LatencyAnalyzer:
         if calls.frame is None or not len(calls.frame):
             res.data["dynamodb_skipped"] = calls.why_missing or "no DynamoDB calls recorded"
             return
+        self._dynamo_errors(run, calls.frame, res)
         df = calls.frame[calls.frame["ok"]]
         phase = run_phase(run, df["ts"].to_numpy(dtype=float))
         ops = df["op"].astype(str).to_numpy()

@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.chaos.faults import BlackholeFault, DownFault, Fault, LatencyFault, LlmErrorFault, parse_rate
+from harness.chaos.faults import (
+    BlackholeFault,
+    DownFault,
+    DynamoErrorFault,
+    Fault,
+    LatencyFault,
+    LlmErrorFault,
+    parse_rate,
+)
 from harness.chaos.load import SCENARIO_CLASSES
 from harness.chaos.runner import (
     DESIGN_BREAKER,
@@ -49,6 +57,8 @@ class ChaosFlags:
     dynamo_blackhole: bool = False
     redis_blackhole: bool = False
     toxicity: str | None = None
+    dynamo_throttle: str | None = None
+    dynamo_errors: str | None = None
     llm_latency: str | None = None
     llm_errors: str | None = None
     users: int | None = None
@@ -115,6 +125,11 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
         faults, labels = _proxy_faults(f, share, tail)
         if f.toxicity is not None and not any(isinstance(x, LatencyFault | BlackholeFault) for x in faults):
             raise UsageError("--toxicity applies to latency and blackhole faults: give one of them too")
+        for rate, code, label in ((f.dynamo_throttle, "ProvisionedThroughputExceededException", "dynamo-throttle"),
+                                  (f.dynamo_errors, "InternalServerError", "dynamo-errors")):
+            if rate is not None:
+                faults.append(DynamoErrorFault(parse_rate(rate), code))
+                labels.append(f"{label}-{rate.rstrip('%')}")
         if f.llm_errors is not None:
             faults.append(LlmErrorFault(parse_rate(f.llm_errors)))
             labels.append(f"llm-errors-{f.llm_errors.rstrip('%')}")

@@ -290,11 +290,13 @@ class ChaosRun:
                 self.console.print(f"[yellow]could not stop the tap on {proxy}: {exc}[/]")
 
     def _bind_faults(self) -> None:
-        """Let each fault learn the stack it runs on (e.g. an LLM stand-in's control API)."""
-        if not self.state:
-            return
+        """Let each fault learn the stack it runs on (e.g. a stand-in's control API), before any load.
+
+        A fault that cannot work on this stack raises here, so the run fails before it starts.
+        """
+        components = self.state["components"] if self.state else {}
         for fault in self.opts.faults:
-            fault.bind(self.state["components"])
+            fault.bind(components)
 
     def _drive(self, service_url: str, client: ToxiproxyClient | None) -> None:
         opts = self.opts

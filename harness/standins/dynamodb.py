@@ -64,6 +64,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
 from harness.standins import configure_logging, listen_arg_parser, parse_listen_args, serve_until_signal
+from harness.standins.dynamo_faults import ApiFaults
 
 log = logging.getLogger("harness.standins.dynamodb")
 
@@ -440,7 +441,8 @@ class DynamoServer:
                     return self._dynamodb_app
                 return super().get_application(environ)
 
-        app = _Dispatcher(create_backend_app)
+        # API-level faults (throttling, internal errors) sit in front of moto: see dynamo_faults.
+        app = ApiFaults(_Dispatcher(create_backend_app))
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()

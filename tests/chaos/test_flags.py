@@ -74,3 +74,21 @@ def test_blackhole_and_toxicity_become_faults_with_their_effect() -> None:
     assert [f.kind for f in opts.faults] == ["dynamodb_latency", "dynamodb_blackhole"]
     assert opts.faults[1].effect() == {"blackhole": True, "toxicity": 0.3}
     assert "blackhole on 30% of connections" in opts.faults[1].describe()
+
+
+def test_dynamodb_api_errors_become_stand_in_faults() -> None:
+    opts, _ = build_options(ChaosFlags(dynamo_throttle="20%", dynamo_errors="0.05", quick=True))
+    assert opts.fault_label == "dynamo-throttle-20+dynamo-errors-0.05"
+    throttle, errors = opts.faults
+    assert throttle.effect() == {"errors": 0.2, "error_code": "ProvisionedThroughputExceededException"}
+    assert errors.effect()["error_code"] == "InternalServerError"
+
+
+def test_api_errors_refuse_a_dynamodb_that_is_not_our_stand_in() -> None:
+    from harness.chaos.faults.dynamo_errors import NoControlApi
+
+    opts, _ = build_options(ChaosFlags(dynamo_throttle="20%", quick=True))
+    with pytest.raises(NoControlApi, match="dynalite"):
+        opts.faults[0].bind({"dynamodb": {"backend": "dynalite", "url": "http://127.0.0.1:1"}})
+    with pytest.raises(NoControlApi, match="--target"):
+        opts.faults[0].bind({})

@@ -1,0 +1,68 @@
+"""A share of DynamoDB calls answered with a DynamoDB error: throttling or an internal error.
+
+A TCP proxy cannot forge these HTTP answers, so the fault uses the control API
+of our DynamoDB stand-in (``harness/standins/dynamo_faults.py``). Against any
+other DynamoDB (dynalite, a URL, real AWS) it refuses to start rather than
+inject something else under the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from harness.chaos.faults.base import Fault
+from harness.toxiclient import ToxiproxyClient
+
+STANDIN_BACKENDS = {"moto-indexed", "moto"}
+
+
+class NoControlApi(RuntimeError):
+    """The DynamoDB in use is not our stand-in, so its answers cannot be forged."""
+
+
+@dataclass
+class DynamoErrorFault(Fault):
+    """``rate`` of DynamoDB calls answered with ``code`` (exact share, deterministic order)."""
+
+    rate: float
+    code: str = "ProvisionedThroughputExceededException"
+    control_url: str | None = None
+    backend: str | None = None
+
+    proxy = "dynamodb"
+
+    @property
+    def kind(self) -> str:
+        return "dynamodb_throttle" if "Throttl" in self.code else "dynamodb_errors"
+
+    def bind(self, components: dict[str, Any]) -> None:
+        dynamodb = components.get("dynamodb", {})
+        self.backend = dynamodb.get("backend")
+        if self.backend not in STANDIN_BACKENDS:
+            raise NoControlApi(f"DynamoDB {self.code} answers need the embedded DynamoDB stand-in "
+                               f"(this stack's DynamoDB is {self.backend or 'not known: --target'})")
+        self.control_url = dynamodb["url"]
+
+    def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
+        del client  # API answers, not a toxic
+        body = {"error_rate": self.rate, "code": self.code}
+        resp = httpx.put(f"{self.control_url}/_standin/faults", json=body, timeout=5)
+        resp.raise_for_status()
+        return {"proxy": "dynamodb", "toxic": None, "detail": {"standin_faults": body}}
+
+    def rollback(self, client: ToxiproxyClient) -> dict[str, Any]:
+        del client
+        if not self.control_url:
+            return {"proxy": "dynamodb", "toxic": None, "detail": {"standin_faults": None}}
+        resp = httpx.delete(f"{self.control_url}/_standin/faults", timeout=5)
+        resp.raise_for_status()
+        return {"proxy": "dynamodb", "toxic": None, "detail": {"standin_faults": None, "counts": resp.json()}}
+
+    def describe(self) -> str:
+        return f"dynamodb {self.code} on {self.rate:.0%} of calls"
+
+    def effect(self) -> dict[str, Any]:
+        return {"errors": self.rate, "error_code": self.code}
