@@ -31,6 +31,7 @@ from harness.chaos.runner import (
     QUICK_USERS,
     ChaosOptions,
 )
+from harness.chaos.schedule import Flap
 from harness.chaos.target import TargetError, breaker_of_target, parse_breaker_flag
 from harness.durations import DurationError, parse_duration
 from harness.slo import Slo, SloError, load_slo
@@ -58,6 +59,7 @@ class ChaosFlags:
     redis_blackhole: bool = False
     toxicity: str | None = None
     dynamo_throttle: str | None = None
+    flap: str | None = None
     dynamo_errors: str | None = None
     llm_latency: str | None = None
     llm_errors: str | None = None
@@ -136,6 +138,18 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
     except (DurationError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     return faults, "+".join(labels) or "no-fault"
+
+
+def parse_flap(f: ChaosFlags, faults: list[Fault]) -> Flap | None:
+    """``--flap ON/OFF`` for the faults of this command."""
+    if f.flap is None:
+        return None
+    if not faults:
+        raise UsageError("--flap applies to the faults of this command: give at least one fault too")
+    try:
+        return Flap.parse(f.flap)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_phases(f: ChaosFlags) -> tuple[tuple[float, float, float], float]:
@@ -243,12 +257,15 @@ def build_options(f: ChaosFlags) -> tuple[ChaosOptions, Slo]:
     scenarios = parse_scenarios(f)
     slo = load_slo_flag(f.slo)
     faults, label = parse_faults(f)
+    flap = parse_flap(f, faults)
+    if flap is not None:
+        label += f"-flap-{flap.on_s:g}s-{flap.off_s:g}s"
     phases, period = parse_phases(f)
     target, toxiproxy = check_endpoints(f, bool(faults))
     timings = breaker_timings(f, target)
     drain = slo.f("durability", "drain_timeout_s")
     opts = ChaosOptions(
-        faults=faults, fault_label=label, variant=f.variant, scenarios=scenarios,
+        faults=faults, fault_label=label, variant=f.variant, scenarios=scenarios, flap=flap,
         users=users, arrival_rate=f.arrival_rate, phases=phases,
         breaker=timings, alarm_period_s=period, slo_path=f.slo,
         report_dir=f.report_dir, target=target, toxiproxy_url=toxiproxy, workers=f.workers, quick=f.quick,

@@ -34,6 +34,7 @@ from rich.table import Table
 from harness.chaos import evidence
 from harness.chaos.faults import Fault
 from harness.chaos.load import LiveStats, LoadPlan, LocustRun
+from harness.chaos.schedule import Flap
 from harness.stack import lifecycle
 from harness.stack.lifecycle import UpOptions
 from harness.stack.procs import sigterm_as_interrupt
@@ -83,6 +84,7 @@ class ChaosOptions:
     drain_timeout_s: float = 60.0
     abort_window_s: float = 3.0
     abort_min_requests: int = 5
+    flap: Flap | None = None  # the faults come and go inside the fault phase
 
 
 @dataclass
@@ -112,6 +114,7 @@ class ChaosRun:
         self.run_dir = opts.report_dir.resolve() / make_run_id(opts.variant, opts.fault_label)
         self.timeline: list[dict[str, Any]] = []
         self.applied: list[Fault] = []
+        self.flap_edges: list[tuple[float, bool]] = []  # (when, on afterwards), due first
         self.rollback_errors: list[str] = []
         self.own_stack_home: Path | None = None
         self.state: dict[str, Any] | None = None
@@ -167,7 +170,7 @@ class ChaosRun:
             if client is None:
                 raise ToxiproxyError("no Toxiproxy to inject faults through (use --toxiproxy URL)")
             fault.tag = self.tag
-            if fault.disables_proxy and self.registration is not None:
+            if fault.disables_proxy and self.registration is not None and fault.proxy not in self.registration.disabled:
                 # recorded before the proxy goes down, so a kill -9 in between is still undone later
                 self.registration.disabled.append(fault.proxy)
                 self.registry.save(self.registration)
@@ -175,14 +178,14 @@ class ChaosRun:
             self.applied.append(fault)
             self._mark("apply", "fault", fault=fault.describe(), **done)
 
-    def _rollback(self, client: ToxiproxyClient | None) -> None:
+    def _rollback(self, client: ToxiproxyClient | None, phase: str = "recovery") -> None:
         while self.applied:
             fault = self.applied.pop()
             try:
                 if client is None:
                     raise ToxiproxyError("no Toxiproxy client")
                 done = fault.rollback(client)
-                self._mark("remove", "recovery", fault=fault.describe(), **done)
+                self._mark("remove", phase, fault=fault.describe(), **done)
             except Exception as exc:
                 message = f"ROLLBACK FAILED for {fault.describe()}: {exc}"
                 self.rollback_errors.append(message)
@@ -340,6 +343,10 @@ class ChaosRun:
                     self.fault_window["start"] = time.time()
                     self._apply_faults(client)
                     self._mark("phase_start", "fault")
+                    if opts.flap is not None:
+                        self.flap_edges = opts.flap.edges(bounds[1][1], bounds[2][1])
+                if current == "fault":
+                    self._flap_step(client)
                 if current == "fault" and now >= bounds[2][1]:
                     current = "recovery"
                     self.fault_window["scheduled_end"] = bounds[2][1]
@@ -354,10 +361,23 @@ class ChaosRun:
                     self._check_alive(stats, now - t0)
                 live.update(self._panel(current, stats, t0, total))
                 # Wake up exactly at the next boundary, so a fault starts on schedule.
-                upcoming = [b for b in (bounds[1][1], bounds[2][1], bounds[2][2]) if b > time.time()]
+                edges = [bounds[1][1], bounds[2][1], bounds[2][2], *(t for t, _ in self.flap_edges[:1])]
+                upcoming = [b for b in edges if b > time.time()]
                 time.sleep(max(0.0, min([0.1, *(b - time.time() for b in upcoming)])))
         self._mark("phase_end", "recovery")
         self._stop_load()
+
+    def _flap_step(self, client: ToxiproxyClient | None) -> None:
+        """Apply or remove the faults at each due flap edge, recording how late the change landed."""
+        while self.flap_edges and time.time() >= self.flap_edges[0][0]:
+            scheduled, on = self.flap_edges.pop(0)
+            if on:
+                self._apply_faults(client)
+            else:
+                self._rollback(client, phase="fault")
+            landed = time.time()
+            self._mark("flap_on" if on else "flap_off", "fault", scheduled_ts=scheduled,
+                       late_ms=round((landed - scheduled) * 1000.0, 3))
 
     def _check_alive(self, stats: LiveStats, elapsed: float) -> None:
         """End the run when the first seconds of the baseline brought nothing but failed requests."""
@@ -439,6 +459,7 @@ class ChaosRun:
             "fault": {
                 "kind": opts.fault_label,
                 "faults": [f.describe() for f in opts.faults],
+                "schedule": opts.flap.describe() if opts.flap else "constant",
                 "start": self.fault_window.get("start"),
                 "end": self.fault_window.get("end"),
                 "scheduled_start": self.fault_window.get("scheduled_start"),
