@@ -1,0 +1,84 @@
+"""Fault kinds beyond latency and down, each in a real ``harness chaos --quick`` run on the embedded stack.
+
+* a blackhole (accepts, never answers) must be cut by the service's 200 ms
+  call timeout, not by a socket default;
+* throttling reaches the service as DynamoDB's own 400 answers, which the SDK
+  retries, and the run's data names them;
+* a flapping fault is applied and removed on schedule, each change timed.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.test_chaos_runs import chaos, checks, events, verdict
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT_MS = 200.0  # the quick breaker's call timeout, as the design's
+
+
+def _fault_calls(run: Path) -> list[dict[str, object]]:
+    fault = json.loads((run / "run.json").read_text())["fault"]
+    return [e for kind in ("memory_read", "memory_write") for e in events(run, kind)
+            if e.get("store") == "dynamodb" and fault["start"] + 0.3 < float(e["ts"]) < fault["end"]]
+
+
+def test_a_dynamodb_blackhole_is_cut_by_the_call_timeout(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--dynamo-blackhole", "--seed", "4")
+    found = checks(run)
+    calls = [e for e in _fault_calls(run) if e.get("outcome") != "ok"]
+    assert calls, "no DynamoDB call failed under the blackhole"
+    waits = [float(e["latency_ms"]) for e in calls]  # type: ignore[arg-type]
+    # The design's 200 ms timeout ends each wait; botocore's socket default would be 60 s. The
+    # median allows the service's own scheduling lag on a busy 2-core machine, the max a GC pause.
+    assert statistics.median(waits) <= TIMEOUT_MS + 50, sorted(waits)[-10:]
+    assert max(waits) < 1000, sorted(waits)[-10:]
+    # Every turn still answered, and the breaker opened on those timeouts.
+    for phase in ("baseline", "fault", "recovery"):
+        assert found[f"requests.{phase}.failed"]["outcome"] == "pass", found[f"requests.{phase}.failed"]
+    opened = found["breaker.opened_after_fault"]
+    assert opened["outcome"] in ("pass", "inconclusive"), opened  # inconclusive: already open at fault start
+    assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
+
+
+def test_throttling_is_dynamodbs_own_answer_and_the_sdk_retries_it(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--dynamo-throttle", "20%", "--seed", "4")
+    found = checks(run)
+    timeline = json.loads((run / "timeline.json").read_text())
+    applied = next(t for t in timeline if t["action"] == "apply")
+    assert applied["detail"]["standin_faults"] == {"error_rate": 0.2, "code": "ProvisionedThroughputExceededException"}
+    removed = next(t for t in timeline if t["action"] == "remove")
+    counts = removed["detail"]["counts"]
+    assert counts["seen"] > 0 and counts["failed"] == int(counts["seen"] * 0.2 + 1e-9)
+    answers = verdict(run)["analyzers"]["latency"]["dynamodb_error_answers"]  # {phase: {op: {status: n}}}
+    assert any(by_op.get("400") for by_op in answers["fault"].values()), answers
+    assert "baseline" not in answers, answers
+    # botocore retried the throttled calls, so no turn failed.
+    for phase in ("baseline", "fault", "recovery"):
+        assert found[f"requests.{phase}.failed"]["outcome"] == "pass", found[f"requests.{phase}.failed"]
+    assert found["durability.no_lost_turns"]["outcome"] == "pass", found["durability.no_lost_turns"]
+    assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
+
+
+def test_a_flapping_fault_is_applied_and_removed_on_schedule(tmp_path: Path) -> None:
+    proc, run = chaos(tmp_path, "--dynamo-latency", "2s", "--flap", "2s/3s", "--seed", "4")
+    timeline = json.loads((run / "timeline.json").read_text())
+    flaps = [t for t in timeline if t["action"] in ("flap_on", "flap_off")]
+    # a 14 s fault phase at 2 s on / 3 s off: off at +2, on at +5, off at +7, on at +10, off at +12
+    assert [t["action"] for t in flaps] == ["flap_off", "flap_on", "flap_off", "flap_on", "flap_off"]
+    assert all(0 <= t["late_ms"] < 250 for t in flaps), [t["late_ms"] for t in flaps]
+    applies = [t for t in timeline if t["action"] == "apply"]
+    removes = [t for t in timeline if t["action"] == "remove"]
+    assert len(applies) == 3 and len(removes) == 3  # the last "off" edge, then nothing left at the end
+    run_json = json.loads((run / "run.json").read_text())
+    assert run_json["fault"]["schedule"] == "flapping 2s on / 3s off"
+    # Each on-window fails every DynamoDB call, so the breaker opened in the fault phase.
+    transitions = [e for e in events(run, "breaker_transition") if e["to"] == "open"
+                   and run_json["fault"]["start"] <= e["ts"] <= run_json["fault"]["end"]]
+    assert transitions
+    assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
