@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from harness.project.cli import project as project_command
 from harness.stack import lifecycle
 from harness.stack.procs import ComponentError
 from harness.state import StateError, harness_home
+
+if TYPE_CHECKING:
+    from harness.chaos.runner import ChaosOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -210,6 +213,8 @@ def chaos(
         typer.Option(help="With --target: the breaker's timings, e.g. threshold=5,window=10s,open=30s,timeout=200ms "
                           "(default: read from the target's /debug/memory)"),
     ] = None,
+    repeat: Annotated[int, typer.Option(
+        help="Run the experiment N times (seeds N apart) into one directory, and report the spread")] = 1,
     home: HomeOpt = None,
 ) -> None:
     """Run baseline → fault → recovery under load, analyze the run and write reports."""
@@ -230,8 +235,12 @@ def chaos(
         opts, slo_obj = build_options(flags)
     except UsageError as exc:
         fail(str(exc), 2)
+    if not 1 <= repeat <= 100:
+        fail("--repeat must be between 1 and 100", 2)
     for name, why in unfireable_alarms(slo_obj, opts.alarm_period_s, opts.phases[1]).items():
         err.print(f"[yellow]warning: alarm {name} cannot fire in this run: {why}[/]")
+    if repeat > 1:
+        _chaos_repeated(opts, repeat)
     try:
         result = ChaosRun(opts, err).execute()
     except (ComponentError, lifecycle.StackError, StateError) as exc:
@@ -245,6 +254,18 @@ def chaos(
     for message in result.rollback_errors:
         err.print(f"[bold red]{message}[/]")
     raise typer.Exit(result.exit_code)
+
+
+def _chaos_repeated(opts: ChaosOptions, n: int) -> None:
+    from harness.chaos.repeat import run_repeated
+
+    try:
+        series = run_repeated(opts, n, err)
+    except (ComponentError, lifecycle.StackError, StateError, RuntimeError) as exc:
+        fail(str(exc))
+    print("\n" + series.summary)
+    err.print(f"repetitions: {series.directory}")
+    raise typer.Exit(series.exit_code)
 
 
 @app.command()

@@ -23,6 +23,11 @@ NAMES = (
     "leaky_open",
     "herd_probe",
     "stuck_open",
+    "short_open",
+    "skip_half_open",
+    "short_ttl",
+    "time_based_ids",
+    "swapped_session",
 )
 
 
