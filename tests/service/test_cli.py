@@ -63,7 +63,7 @@ def test_starts_from_env_prints_address_and_stops(moto_port, redis_port, llm, tm
         url = line.split("listening on ", 1)[1].strip()
         assert port_file.read_text().strip() == url.rsplit(":", 1)[1]
         health = httpx.get(f"{url}/healthz", timeout=5).json()
-        assert health == {"status": "ok", "variant": "hardened"}  # the flag beat REFSVC_VARIANT
+        assert health == {"status": "ok", "variant": "hardened", "reasons": []}  # the flag beat REFSVC_VARIANT
         r = httpx.post(f"{url}/chat", json={"message": "hello"}, timeout=10)
         assert r.status_code == 200 and r.json()["persisted"] is True
         proc.send_signal(signal.SIGTERM)
