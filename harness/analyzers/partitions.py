@@ -35,6 +35,23 @@ def md5_partition(key: str, partitions: int) -> int:
     return int.from_bytes(hashlib.md5(key.encode("utf-8")).digest()[:8], "big") % partitions
 
 
+def _written_by_this_run(run: RunData) -> pd.DataFrame:
+    """The table's items stamped at or after this run's first request.
+
+    A table is shared (a running stack, real AWS): items other runs or other
+    clients wrote earlier say nothing about this run's keys.
+    """
+    table = run.table
+    if not len(table) or "timestamp" not in table.columns or not len(run.records) \
+            or "start" not in run.records.columns:
+        return table
+    first = pd.to_numeric(run.records["start"], errors="coerce").min()
+    if first != first:  # NaN: no request start known
+        return table
+    stamp = pd.to_numeric(table["timestamp"], errors="coerce")
+    return table[stamp >= int(first) - 1]
+
+
 class PartitionsAnalyzer:
     """Key format, hash uniformity, access skew and projected per-partition capacity."""
 
@@ -46,7 +63,7 @@ class PartitionsAnalyzer:
         ev = run.events
         calls = ev[ev["event"].isin(["memory_read", "memory_write"]) & (ev["store"] == "dynamodb")
                    & (ev["outcome"] != "circuit_open") & ev["session_id"].notna()] if len(ev) else ev
-        table = run.table
+        table = _written_by_this_run(run)
         if not len(calls) and not len(table):
             res.status = "skipped"
             res.reason = "no DynamoDB memory events and no table.jsonl keys"
