@@ -113,7 +113,7 @@ def _e(x: Any) -> str:
 def _param_rows(p: Projection) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for name, v in p.model.items():
-        if isinstance(v, dict) and "samples" in v:
+        if isinstance(v, dict) and "samples" in v and name != "skew":
             val = v.get("value", v.get("mean"))
             shown = f"{val}" if "value" in v else f"mean {v.get('mean')}, p50 {v.get('p50')}, p99 {v.get('p99')}"
             rows.append((name, shown, f"{v['samples']} ({v.get('source', '')})"))

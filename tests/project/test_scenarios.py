@@ -408,9 +408,6 @@ def test_fit_model_from_a_synthetic_zipf_run(tmp_path: Path) -> None:
     assert m.skew.samples == 2200
 
 
-@pytest.mark.xfail(strict=True, reason="render._param_rows takes the skew dict's 'samples' key for a "
-                   "distribution, so Markdown/HTML show 'key skew' as 'mean None, p50 None, p99 None' "
-                   "instead of 'uniform' / 'Zipf s = ... over N keys'")
 def test_markdown_states_the_key_skew() -> None:
     p = run(synthetic_model(turns=2), 1000)
     assert "| key skew | uniform |" in markdown(p)
