@@ -123,6 +123,7 @@ class ChaosRun:
         self.fault_window: dict[str, Any] = {}
         self.locust_exit: int | None = None
         self.status = "completed"
+        self.toxi_url: str | None = None
         self.error: str | None = None
         self.aborted: dict[str, Any] | None = None
         self.tapped: list[str] = []
@@ -230,6 +231,7 @@ class ChaosRun:
         lifecycle.clean_stale(self.home, self.console)
         owned.callback(self._down_own_stack)
         service_url, toxi_url = self._resolve_stack()
+        self.toxi_url = toxi_url
         self.registration = self.registry.register(self.tag, toxi_url)
         owned.callback(self.registry.release, self.tag)
         client = ToxiproxyClient(toxi_url) if toxi_url else None
@@ -453,6 +455,7 @@ class ChaosRun:
             "arrival_rate": opts.arrival_rate,
             "workers": opts.workers,
             "backends": backends,
+            "toxiproxy_url": self.toxi_url,
             "breaker": self.state.get("breaker", opts.breaker) if self.state else opts.breaker,
             "alarm_period_s": opts.alarm_period_s,
             "phases": self.phases,

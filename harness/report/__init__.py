@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.analyzers.base import Verdict
 from harness.report.html import write_html
+from harness.report.journal import write_journal
 from harness.report.junit import write_junit
 from harness.report.summary_md import write_summary
 from harness.report.verdict_json import write_verdict_json
@@ -25,4 +26,5 @@ def write_reports(run_dir: Path | str, verdict: Verdict) -> dict[str, Path]:
         "summary": write_summary(rd / "summary.md", verdict),
         "html": write_html(rd / "report.html", verdict),
         "junit": write_junit(rd / "junit.xml", verdict),
+        "journal": write_journal(rd / "journal.json", verdict),
     }
