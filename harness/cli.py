@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -213,6 +213,8 @@ def chaos(
         typer.Option(help="With --target: the breaker's timings, e.g. threshold=5,window=10s,open=30s,timeout=200ms "
                           "(default: read from the target's /debug/memory)"),
     ] = None,
+    experiment: Annotated[Path | None, typer.Option(
+        help="Run a declared experiment (YAML: faults, schedule, load, phases, SLO, expectations)")] = None,
     repeat: Annotated[int, typer.Option(
         help="Run the experiment N times (seeds N apart) into one directory, and report the spread")] = 1,
     home: HomeOpt = None,
@@ -231,7 +233,10 @@ def chaos(
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,
         dynamodb_url=dynamodb_url, seed=seed, breaker=breaker, home=home,
     )
+    declared = None
     try:
+        if experiment is not None:
+            declared, flags = _experiment_flags(experiment, flags)
         opts, slo_obj = build_options(flags)
     except UsageError as exc:
         fail(str(exc), 2)
@@ -240,6 +245,8 @@ def chaos(
     for name, why in unfireable_alarms(slo_obj, opts.alarm_period_s, opts.phases[1]).items():
         err.print(f"[yellow]warning: alarm {name} cannot fire in this run: {why}[/]")
     if repeat > 1:
+        if declared is not None:
+            fail("--repeat with --experiment is not supported yet; run the experiment N times", 2)
         _chaos_repeated(opts, repeat)
     try:
         result = ChaosRun(opts, err).execute()
@@ -253,7 +260,35 @@ def chaos(
     err.print(result.headline, markup=False, highlight=False, soft_wrap=True)
     for message in result.rollback_errors:
         err.print(f"[bold red]{message}[/]")
+    if declared is not None:
+        raise typer.Exit(_judge_experiment(declared, result.run_dir, result.exit_code))
     raise typer.Exit(result.exit_code)
+
+
+def _experiment_flags(path: Path, cli: Any) -> tuple[Any, Any]:
+    from harness.chaos.experiment import ExperimentError, load_experiment
+    from harness.chaos.flags import UsageError, with_experiment
+
+    try:
+        declared = load_experiment(path, cli.report_dir)
+    except ExperimentError as exc:
+        raise UsageError(str(exc)) from None
+    return declared, with_experiment(cli, declared.flags)
+
+
+def _judge_experiment(declared: Any, run_dir: Path, run_exit: int) -> int:
+    from harness.chaos.experiment import judge
+
+    code, results = judge(declared, run_dir, run_exit)
+    for r in results:
+        mark = {True: "met", False: "NOT MET", None: "undecided"}[r.met]
+        e = r.expectation
+        want = e.outcome or ""
+        want += "" if e.max is None else f" <= {e.max:g}"
+        want += "" if e.min is None else f" >= {e.min:g}"
+        err.print(f"expect {e.check} {want.strip()}: {mark} ({r.seen})", markup=False, highlight=False)
+    err.print(f"experiment {declared.name}: exit {code}", markup=False)
+    return code
 
 
 def _chaos_repeated(opts: ChaosOptions, n: int) -> None:

@@ -9,6 +9,7 @@ names the flag.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,34 @@ class ChaosFlags:
     seed: int | None = None
     breaker: str | None = None
     home: Path | None = None
+
+
+# What an experiment file declares; the command line may not also set these.
+EXPERIMENT_OWNS = ("dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency",
+                   "llm_errors", "dynamo_blackhole", "redis_blackhole", "toxicity", "dynamo_throttle",
+                   "dynamo_errors", "flap", "users", "arrival_rate", "scenario", "baseline", "fault",
+                   "recovery", "slo")
+
+
+def with_experiment(cli: ChaosFlags, declared: ChaosFlags) -> ChaosFlags:
+    """The experiment's flags, plus where and against what the command line runs it.
+
+    ``--seed``, ``--quick`` and ``--variant seed`` on the command line win (to repeat,
+    compress, or run the same experiment on the other design); any other flag the
+    file declares is a usage error, not a silent override.
+    """
+    default = ChaosFlags()
+    clash = [name for name in EXPERIMENT_OWNS if getattr(cli, name) != getattr(default, name)]
+    if clash:
+        shown = ", ".join("--" + n.replace("_", "-") for n in clash)
+        raise UsageError(f"{shown}: the experiment file declares the faults, load, phases and SLO; "
+                         "edit the file instead")
+    return dataclasses.replace(
+        declared, report_dir=cli.report_dir, target=cli.target, toxiproxy=cli.toxiproxy, workers=cli.workers,
+        service_events=cli.service_events, dynamodb_url=cli.dynamodb_url, breaker=cli.breaker, home=cli.home,
+        alarm_period=cli.alarm_period, seed=cli.seed if cli.seed is not None else declared.seed,
+        variant=cli.variant if cli.variant != default.variant else declared.variant,
+        quick=cli.quick or declared.quick)
 
 
 def _ms(text: str) -> int:
