@@ -85,7 +85,17 @@ def project(
     proj.gate = gate.evaluate(proj, targets)
     proj.runtime = {"seconds": round(time.perf_counter() - t0, 2), "peak_rss_mb": round(_peak_rss_mb(), 1)}
     paths = render.write_outputs(proj, out or run_dir / "scale")
+    if out is None and (run_dir / "report.html").is_file():
+        _refresh_run_report(run_dir)
     print(render.markdown(proj))
     print(f"{'PASS' if proj.passed else 'FAIL'}: wrote {paths['json']}, {paths['md']}, {paths['html']} "
           f"({proj.runtime['seconds']} s, peak RSS {proj.runtime['peak_rss_mb']} MB)", file=sys.stderr)
     raise typer.Exit(0 if proj.passed else 1)
+
+
+def _refresh_run_report(run_dir: Path) -> None:
+    """Re-render the run's report.html so it carries the new scale section."""
+    from harness.analyzers import analyze_run
+    from harness.report.html import write_html
+
+    write_html(run_dir / "report.html", analyze_run(run_dir))

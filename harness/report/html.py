@@ -37,7 +37,7 @@ def _e(x: Any) -> str:
     return escape(str(x))
 
 
-def build_html(verdict: Verdict) -> str:
+def build_html(verdict: Verdict, scale: str = "") -> str:
     p: list[str] = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Chaos run {_e(verdict.run_id)}</title><style>{CSS}</style></head><body>",
@@ -88,10 +88,22 @@ def build_html(verdict: Verdict) -> str:
                 p.append(f"<tr><td>{_e(ph)}</td><td>{_e(m)}</td><td>{c.get('count', 0)}</td><td>{c.get('p50', '')}"
                          f"</td><td>{c.get('p95', '')}</td><td>{c.get('p99', '')}</td><td>{u.get('p99', '')}</td></tr>")
         p.append("</table>")
+    if scale:
+        p.append(scale)
     p.append("</body></html>")
     return "\n".join(p)
 
 
+def _scale_section(run_dir: Path) -> str:
+    """The ``harness project`` section, when a projection of this run exists (``scale/projection.json``)."""
+    path = run_dir / "scale" / "projection.json"
+    if not path.is_file():
+        return ""
+    from harness.project.render import load_projection, render_scale_section
+
+    return render_scale_section(load_projection(path))
+
+
 def write_html(path: Path, verdict: Verdict) -> Path:
-    path.write_text(build_html(verdict), encoding="utf-8")
+    path.write_text(build_html(verdict, _scale_section(path.parent)), encoding="utf-8")
     return path
