@@ -180,6 +180,8 @@ def chaos(
         help="Share of DynamoDB calls answered InternalServerError (500), e.g. 5%")] = None,
     flap: Annotated[str | None, typer.Option(
         help="Faults on for ON, off for OFF, repeated through the fault phase, e.g. 2s/3s")] = None,
+    ramp: Annotated[str | None, typer.Option(
+        help="Latency faults rise linearly FROM..TO over the fault phase, e.g. 0ms..2s")] = None,
     toxicity: Annotated[str | None, typer.Option(
         help="Share of connections the latency and blackhole faults affect, e.g. 30% or 0.3 (default all)")] = None,
     llm_latency: Annotated[str | None, typer.Option(help="Latency added to LLM replies, e.g. 2s")] = None,
@@ -227,7 +229,7 @@ def chaos(
         dynamo_latency=dynamo_latency, dynamo_jitter=dynamo_jitter, dynamo_down=dynamo_down,
         redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
-        dynamo_throttle=dynamo_throttle, dynamo_errors=dynamo_errors, flap=flap,
+        dynamo_throttle=dynamo_throttle, dynamo_errors=dynamo_errors, flap=flap, ramp=ramp,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
         fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,

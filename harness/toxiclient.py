@@ -107,6 +107,10 @@ class ToxiproxyClient:
             body["name"] = name
         return dict(self._call("POST", f"/proxies/{proxy}/toxics", body))
 
+    def update_toxic(self, proxy: str, name: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        """Change a live toxic's attributes (Toxiproxy's ``POST /proxies/{proxy}/toxics/{toxic}``)."""
+        return dict(self._call("POST", f"/proxies/{proxy}/toxics/{name}", {"attributes": attributes}))
+
     def remove_toxic(self, proxy: str, name: str) -> None:
         self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
 

@@ -132,7 +132,8 @@ def to_flags(data: dict[str, Any], report_dir: Path, slo_dir: Path) -> ChaosFlag
         "scenario": ",".join(load.get("scenarios", ["chat"])), "users": load.get("users"),
         "arrival_rate": load.get("arrival_rate"), "seed": load.get("seed"),
         "baseline": phases.get("baseline"), "fault": phases.get("fault"), "recovery": phases.get("recovery"),
-        "flap": (data.get("schedule") or {}).get("flap"), "report_dir": report_dir,
+        "flap": (data.get("schedule") or {}).get("flap"), "ramp": (data.get("schedule") or {}).get("ramp"),
+        "report_dir": report_dir,
         "toxicity": None if (tox := (data.get("schedule") or {}).get("toxicity")) is None else str(tox),
         **_fault_flags(data.get("faults", [])),
     }

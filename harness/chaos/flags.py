@@ -61,6 +61,7 @@ class ChaosFlags:
     toxicity: str | None = None
     dynamo_throttle: str | None = None
     flap: str | None = None
+    ramp: str | None = None
     dynamo_errors: str | None = None
     llm_latency: str | None = None
     llm_errors: str | None = None
@@ -88,7 +89,7 @@ class ChaosFlags:
 # What an experiment file declares; the command line may not also set these.
 EXPERIMENT_OWNS = ("dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency",
                    "llm_errors", "dynamo_blackhole", "redis_blackhole", "toxicity", "dynamo_throttle",
-                   "dynamo_errors", "flap", "users", "arrival_rate", "scenario", "baseline", "fault",
+                   "dynamo_errors", "flap", "ramp", "users", "arrival_rate", "scenario", "baseline", "fault",
                    "recovery", "slo")
 
 
@@ -167,6 +168,25 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
     except (DurationError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     return faults, "+".join(labels) or "no-fault"
+
+
+def parse_ramp(f: ChaosFlags, faults: list[Fault]) -> str:
+    """``--ramp A..B``: every latency fault of this command rises from A to B over the fault phase."""
+    if f.ramp is None:
+        return ""
+    lo, sep, hi = f.ramp.partition("..")
+    latencies = [x for x in faults if isinstance(x, LatencyFault)]
+    if not sep:
+        raise UsageError(f"invalid --ramp {f.ramp!r}: use FROM..TO, e.g. 0ms..2s")
+    if not latencies:
+        raise UsageError("--ramp applies to latency faults: give --dynamo-latency, --redis-latency or --llm-latency")
+    try:
+        start, end = _ms(lo), _ms(hi)
+    except DurationError as exc:
+        raise UsageError(f"invalid --ramp {f.ramp!r}: {exc}") from None
+    for fault in latencies:
+        fault.ramp_from_ms, fault.latency_ms = start, end
+    return f"-ramp-{lo}-{hi}"
 
 
 def parse_flap(f: ChaosFlags, faults: list[Fault]) -> Flap | None:
@@ -286,6 +306,7 @@ def build_options(f: ChaosFlags) -> tuple[ChaosOptions, Slo]:
     scenarios = parse_scenarios(f)
     slo = load_slo_flag(f.slo)
     faults, label = parse_faults(f)
+    label += parse_ramp(f, faults)
     flap = parse_flap(f, faults)
     if flap is not None:
         label += f"-flap-{flap.on_s:g}s-{flap.off_s:g}s"

@@ -349,6 +349,7 @@ class ChaosRun:
                         self.flap_edges = opts.flap.edges(bounds[1][1], bounds[2][1])
                 if current == "fault":
                     self._flap_step(client)
+                    self._tick_faults(client, (time.time() - bounds[1][1]) / max(fault_s, 1e-9))
                 if current == "fault" and now >= bounds[2][1]:
                     current = "recovery"
                     self.fault_window["scheduled_end"] = bounds[2][1]
@@ -368,6 +369,15 @@ class ChaosRun:
                 time.sleep(max(0.0, min([0.1, *(b - time.time() for b in upcoming)])))
         self._mark("phase_end", "recovery")
         self._stop_load()
+
+    def _tick_faults(self, client: ToxiproxyClient | None, progress: float) -> None:
+        """Let scheduled faults (a latency ramp) follow the clock; each change goes in the timeline."""
+        if client is None:
+            return
+        for fault in self.applied:
+            changed = fault.tick(client, progress)
+            if changed:
+                self._mark("update", "fault", fault=fault.describe(), progress=round(progress, 4), **changed)
 
     def _flap_step(self, client: ToxiproxyClient | None) -> None:
         """Apply or remove the faults at each due flap edge, recording how late the change landed."""

@@ -16,9 +16,9 @@ LIBRARY = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.y
 
 
 def test_the_library_has_the_incidents() -> None:
-    assert {p.stem for p in LIBRARY} >= {"dynamo-slow", "hot-partition-throttling", "intermittent-timeouts",
-                                         "redis-failover", "flapping-network", "everything-down", "llm-overload",
-                                         "sub-timeout-latency"}
+    assert {p.stem for p in LIBRARY} >= {"dynamo-slow", "dynamo-brownout", "hot-partition-throttling",
+                                         "intermittent-timeouts", "redis-failover", "flapping-network",
+                                         "everything-down", "llm-overload", "sub-timeout-latency"}
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)

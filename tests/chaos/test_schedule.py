@@ -27,3 +27,40 @@ def test_flap_needs_a_fault_and_names_the_run() -> None:
         build_options(ChaosFlags(flap="2s/3s", quick=True))
     opts, _ = build_options(ChaosFlags(dynamo_latency="2s", flap="2s/3s", quick=True))
     assert opts.flap == Flap(2.0, 3.0) and opts.fault_label == "dynamo-latency-2s-flap-2s-3s"
+
+
+def test_a_ramp_moves_the_live_toxic_on_a_real_toxiproxy() -> None:
+    import httpx
+
+    from harness.chaos.faults import LatencyFault
+    from harness.toxiclient import ToxiproxyClient
+    from harness.toxiproxy import run_in_thread
+
+    server = run_in_thread()
+    try:
+        httpx.post(f"{server.url}/proxies", json={"name": "dynamodb", "listen": "127.0.0.1:0",
+                                                  "upstream": "127.0.0.1:9"}, timeout=5).raise_for_status()
+        opts, _ = build_options(ChaosFlags(dynamo_latency="2s", ramp="0ms..2s", quick=True))
+        fault = opts.faults[0]
+        assert isinstance(fault, LatencyFault) and opts.fault_label == "dynamo-latency-2s-ramp-0ms-2s"
+        with ToxiproxyClient(server.url) as client:
+            fault.apply(client)
+            seen = [client.toxics("dynamodb")[0]["attributes"]["latency"]]
+            for progress in (0.001, 0.25, 0.5, 1.0, 1.2):
+                fault.tick(client, progress)
+                seen.append(client.toxics("dynamodb")[0]["attributes"]["latency"])
+            fault.rollback(client)
+        assert seen == [0, 0, 500, 1000, 2000, 2000]  # a 2 ms step is not worth a call; past the end it stays
+        assert fault.effect()["ramp_from_ms"] == 0
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (ChaosFlags(dynamo_down=True, ramp="0ms..2s"), "--ramp applies to latency faults"),
+    (ChaosFlags(dynamo_latency="2s", ramp="2s"), "use FROM..TO"),
+    (ChaosFlags(dynamo_latency="2s", ramp="0..2s"), "invalid --ramp"),
+])
+def test_bad_ramp_is_a_usage_error(flags: ChaosFlags, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        build_options(flags)

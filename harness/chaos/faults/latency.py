@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.chaos.faults.base import Fault, toxic_name
@@ -17,14 +17,18 @@ class LatencyFault(Fault):
     latency_ms: int
     jitter_ms: int = 0
     toxicity: float = 1.0
+    ramp_from_ms: int | None = None  # set: the latency rises linearly from this to latency_ms over the phase
+    _current_ms: int | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def toxic_name(self) -> str:
         return toxic_name(self.tag, f"{self.proxy}_latency")
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
+        start = self.latency_ms if self.ramp_from_ms is None else self.ramp_from_ms
+        self._current_ms = start
         toxic = client.add_toxic(
-            self.proxy, "latency", {"latency": self.latency_ms, "jitter": self.jitter_ms},
+            self.proxy, "latency", {"latency": start, "jitter": self.jitter_ms},
             name=self.toxic_name, stream="downstream", toxicity=self.toxicity,
         )
         return {"proxy": self.proxy, "toxic": self.toxic_name, "detail": toxic}
@@ -33,10 +37,26 @@ class LatencyFault(Fault):
         client.remove_toxic(self.proxy, self.toxic_name)
         return {"proxy": self.proxy, "toxic": self.toxic_name}
 
+    def tick(self, client: ToxiproxyClient, progress: float) -> dict[str, Any] | None:
+        """On a ramp, move the live toxic to the latency due now (in steps of at least 10 ms)."""
+        if self.ramp_from_ms is None or self._current_ms is None:
+            return None
+        due = round(self.ramp_from_ms + (self.latency_ms - self.ramp_from_ms) * min(max(progress, 0.0), 1.0))
+        if abs(due - self._current_ms) < 10 and due != self.latency_ms:
+            return None
+        if due == self._current_ms:
+            return None
+        client.update_toxic(self.proxy, self.toxic_name, {"latency": due, "jitter": self.jitter_ms})
+        self._current_ms = due
+        return {"proxy": self.proxy, "toxic": self.toxic_name, "latency_ms": due}
+
     def describe(self) -> str:
+        if self.ramp_from_ms is not None:
+            return f"{self.proxy} latency ramping {self.ramp_from_ms}ms..{self.latency_ms}ms"
         jitter = f" ± {self.jitter_ms}ms" if self.jitter_ms else ""
         share = f" on {self.toxicity:.0%} of connections" if self.toxicity < 1 else ""
         return f"{self.proxy} latency {self.latency_ms}ms{jitter}{share}"
 
     def effect(self) -> dict[str, Any]:
-        return {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms, "toxicity": self.toxicity}
+        out = {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms, "toxicity": self.toxicity}
+        return out if self.ramp_from_ms is None else {**out, "ramp_from_ms": self.ramp_from_ms}
