@@ -28,6 +28,8 @@ NAMES = (
     "short_ttl",
     "time_based_ids",
     "swapped_session",
+    "spurious_open",
+    "false_stateless",
 )
 
 
