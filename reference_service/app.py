@@ -248,6 +248,7 @@ class Service:
                        "dead_letters": self.outbox.dead_count,
                        "recent_dead_letters": [asdict(d) for d in self.outbox.recent_dead]},
             "table_ready": self.table_ready,
+            "dynamodb_client": self.dynamo.client_config,
         }
 
 

@@ -124,6 +124,7 @@ class ChaosRun:
         self.locust_exit: int | None = None
         self.status = "completed"
         self.toxi_url: str | None = None
+        self.service_client: Any = None
         self.error: str | None = None
         self.aborted: dict[str, Any] | None = None
         self.tapped: list[str] = []
@@ -428,7 +429,11 @@ class ChaosRun:
             drained = evidence.wait_outbox_drained(service_url, self.opts.drain_timeout_s)
             drained["waited_s"] = round(time.monotonic() - began, 3)
             drained["timeout_s"] = self.opts.drain_timeout_s
-        outbox = (drained.get("debug") or {}).get("outbox") if isinstance(drained.get("debug"), dict) else None
+        raw_debug = drained.get("debug")
+        debug: dict[str, Any] = raw_debug if isinstance(raw_debug, dict) else {}
+        outbox = debug.get("outbox")
+        # The service's SDK retry policy decides whether throttling becomes a retry storm: keep it.
+        self.service_client = debug.get("dynamodb_client")
         self.timeline.append({"ts": time.time(), "phase": "recovery", "action": "outbox_check",
                               "detail": {**{k: v for k, v in drained.items() if k != "debug"},
                                          "outbox": outbox}})
@@ -466,6 +471,7 @@ class ChaosRun:
             "workers": opts.workers,
             "backends": backends,
             "toxiproxy_url": self.toxi_url,
+            "service_dynamodb_client": self.service_client,
             "breaker": self.state.get("breaker", opts.breaker) if self.state else opts.breaker,
             "alarm_period_s": opts.alarm_period_s,
             "phases": self.phases,

@@ -117,6 +117,11 @@ class DynamoStore:
         self.endpoint_url = endpoint_url
         self.table = table
         self.region = region
+        # One attempt: the breaker's timeout bounds each call, and SDK retries inside it would
+        # hide failures from the breaker (the retry policy is in /debug/memory and run.json).
+        self.client_config = {"connect_timeout_s": connect_timeout_s, "read_timeout_s": read_timeout_s,
+                              "retries": {"total_max_attempts": 1, "mode": "standard"},
+                              "max_pool_connections": max_pool_connections}
         self._config = AioConfig(
             connect_timeout=connect_timeout_s,
             read_timeout=read_timeout_s,
