@@ -55,7 +55,34 @@ class LatencyAnalyzer:
         res.data["checks_use"] = "corrected" if slo.get("latency", "use_corrected") else "uncorrected"
         self._chat(run, slo, res, recs)
         self._dynamo(run, slo, res)
+        self._sub_timeout(run, res, recs)
         return res
+
+    @staticmethod
+    def _sub_timeout(run: RunData, res: AnalyzerResult, recs: pd.DataFrame) -> None:
+        """Call out a DynamoDB latency under the breaker's timeout: the users pay it, the breaker never sees it."""
+        fault = (run.fault or {}).get("dynamodb")
+        timeout_ms = float(run.breaker_config.get("timeout_ms", 200.0))
+        late = float((fault or {}).get("latency_ms") or 0.0)
+        if not 0 < late < timeout_ms or (fault or {}).get("down") or (fault or {}).get("blackhole"):
+            return
+        phase = run_phase(run, recs["start"].to_numpy(dtype=float))
+        turns = int((phase == "fault").sum())
+        calls = dynamodb_calls(run)
+        per_turn = None
+        if calls.frame is not None and len(calls.frame) and turns:
+            per_turn = float((run_phase(run, calls.frame["start"].to_numpy(dtype=float)) == "fault").sum()) / turns
+        p99 = {ph: (res.data.get("by_phase", {}).get(ph, {}).get("corrected") or {}).get("p99")
+               for ph in ("baseline", "fault")}
+        base, during = p99["baseline"], p99["fault"]
+        rise = None if base is None or during is None else round(float(during) - float(base), 1)
+        res.data["sub_timeout"] = {"latency_ms": late, "timeout_ms": timeout_ms, "dynamodb_calls_per_turn":
+                                   None if per_turn is None else round(per_turn, 2), "p99_rise_ms": rise}
+        expected = "" if per_turn is None else f" x {per_turn:.2f} DynamoDB calls per turn = ~{late * per_turn:.0f} ms"
+        res.data["sub_timeout_note"] = (
+            f"DynamoDB answered {late:g} ms late, under the breaker's {timeout_ms:g} ms timeout: the breaker "
+            f"cannot see it, every turn that calls DynamoDB waits for it ({late:g} ms{expected}); the chat p99 "
+            f"rose by {rise} ms from the baseline. Only the DynamoDB p99 alarm can catch this.")
 
     # ------------------------------------------------------------------ chat
     def _chat(self, run: RunData, slo: Slo, res: AnalyzerResult, recs: pd.DataFrame) -> None:

@@ -40,6 +40,9 @@ def _latency_lines(res: Any) -> list[str]:
     if base:
         lines.append(f"**DynamoDB p99 (baseline, {res.data.get('dynamodb_source')}):** "
                      + " · ".join(f"{op} {st.get('p99')} ms (n={st.get('count')})" for op, st in base.items()))
+    for note in ("sub_timeout_note", "dynamodb_error_note"):
+        if res.data.get(note):
+            lines.append(f"**Note:** {_esc(res.data[note])}")
     if res.data.get("ci_method"):
         lines.append(f"**Percentile checks:** {res.data['ci_method']}")
     return lines
