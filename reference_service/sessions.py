@@ -9,7 +9,6 @@ issue — bad signature, garbage, not a UUIDv4 — simply starts a new session.
 from __future__ import annotations
 
 import uuid
-from http.cookies import SimpleCookie
 
 from itsdangerous import BadSignature, Signer
 
@@ -45,17 +44,5 @@ class SessionCodec:
         return raw
 
     def set_cookie_header(self, session_id: str) -> str:
-        """The ``Set-Cookie`` value (contracts section 2 flags)."""
+        """The ``Set-Cookie`` value: HttpOnly, Secure, SameSite=Strict, as the design asks."""
         return f"{COOKIE_NAME}={self.sign(session_id)}; HttpOnly; Secure; SameSite=Strict; Path=/"
-
-    def from_cookie_header(self, header: str | None) -> str | None:
-        """Verify the ``session`` cookie from a raw ``Cookie`` header."""
-        if not header:
-            return None
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(header)
-        except Exception:
-            return None
-        morsel = jar.get(COOKIE_NAME)
-        return self.verify(morsel.value) if morsel is not None else None

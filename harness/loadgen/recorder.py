@@ -28,7 +28,6 @@ registration happen exactly once however many locustfiles are loaded.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import socket
@@ -38,19 +37,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import gevent
-
-try:
-    import orjson
-
-    def _encode(record: dict[str, Any]) -> bytes:
-        return orjson.dumps(record)
-
-except ImportError:  # pragma: no cover - orjson is a dependency; keep working without it
-
-    def _encode(record: dict[str, Any]) -> bytes:
-        return json.dumps(record, separators=(",", ":")).encode()
-
 import locust  # noqa: F401  # must precede anything that could import requests/boto3
+import orjson
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -58,6 +46,10 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.loadgen.options import OptionsError, add_arguments, default_record_dir, resolve_host, validate
 
 logger = logging.getLogger("harness.loadgen.recorder")
+
+
+def _encode(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record)
 
 MESSAGE_TYPE = "harness_records"
 FLUSH_INTERVAL_S = 0.05

@@ -173,7 +173,6 @@ class Catalog:
         self.docs: tuple[Doc, ...] = tuple(d for t in titles for d in t.docs)
         self.by_doc_id: dict[str, Doc] = {d.id: d for d in self.docs}
         self.by_title_id: dict[str, Title] = {t.id: t for t in titles}
-        self.by_title_name: dict[str, Title] = {t.title.lower(): t for t in titles}
         self.tag_vocabulary: tuple[str, ...] = tuple(sorted({tag for t in titles for tag in t.tags}))
         names: list[tuple[str, Title]] = []
         for t in titles:
