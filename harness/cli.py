@@ -263,7 +263,7 @@ def chaos(
     for message in result.rollback_errors:
         err.print(f"[bold red]{message}[/]")
     if declared is not None:
-        raise typer.Exit(_judge_experiment(declared, result.run_dir, result.exit_code))
+        raise typer.Exit(_judge_experiment(declared, result.run_dir, result.exit_code, opts.variant))
     raise typer.Exit(result.exit_code)
 
 
@@ -278,10 +278,10 @@ def _experiment_flags(path: Path, cli: Any) -> tuple[Any, Any]:
     return declared, with_experiment(cli, declared.flags)
 
 
-def _judge_experiment(declared: Any, run_dir: Path, run_exit: int) -> int:
+def _judge_experiment(declared: Any, run_dir: Path, run_exit: int, variant: str) -> int:
     from harness.chaos.experiment import judge
 
-    code, results = judge(declared, run_dir, run_exit)
+    code, results = judge(declared, run_dir, run_exit, variant)
     for r in results:
         mark = {True: "met", False: "NOT MET", None: "undecided"}[r.met]
         e = r.expectation

@@ -170,9 +170,13 @@ def _judge_one(e: Expectation, checks: dict[str, dict[str, Any]]) -> Expectation
     return ExpectationResult(e, True, seen)
 
 
-def judge(experiment: Experiment, run_dir: Path, run_exit: int) -> tuple[int, list[ExpectationResult]]:
-    """Each expectation against the run's verdict; the exit code and ``experiment.json``."""
-    variant = experiment.flags.variant
+def judge(experiment: Experiment, run_dir: Path, run_exit: int,
+          variant: str | None = None) -> tuple[int, list[ExpectationResult]]:
+    """Each expectation against the run's verdict; the exit code and ``experiment.json``.
+
+    ``variant`` is the design the run drove (``--variant`` may override the file's).
+    """
+    variant = variant or experiment.flags.variant
     verdict_path = run_dir / "verdict.json"
     checks = {c["name"]: c for c in json.loads(verdict_path.read_text())["checks"]} if verdict_path.is_file() else {}
     mine = [e for e in experiment.expectations if e.variant in (None, variant)]
@@ -186,6 +190,7 @@ def judge(experiment: Experiment, run_dir: Path, run_exit: int) -> tuple[int, li
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(experiment.flags).items()}
     (run_dir / "experiment.json").write_text(json.dumps({
         "name": experiment.name, "description": experiment.description, "file": experiment.source,
+        "variant": variant,
         "resolved_flags": flags, "exit_code": code,
         "expectations": [{**asdict(r.expectation), "met": r.met, "seen": r.seen} for r in results],
     }, indent=2, default=str) + "\n")

@@ -87,6 +87,9 @@ def test_expectations_decide_the_exit_code(tmp_path: Path) -> None:
                       exp.expectations, exp.source)
     _verdict(tmp_path, requests__fault__failed=("pass", 0), latency__fault__p99=("fail", 2200.0))
     assert judge(seed, tmp_path, 1)[0] == 0  # the seed is expected to fail its p99: that is the experiment's point
+    # what the CLI passes: the declared experiment, and the variant the run actually drove
+    assert judge(exp, tmp_path, 1, variant="seed")[0] == 0
+    assert json.loads((tmp_path / "experiment.json").read_text())["variant"] == "seed"
 
 
 def test_the_cli_refuses_a_bad_experiment_before_anything_starts(tmp_path: Path) -> None:
