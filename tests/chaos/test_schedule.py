@@ -46,11 +46,14 @@ def test_a_ramp_moves_the_live_toxic_on_a_real_toxiproxy() -> None:
         with ToxiproxyClient(server.url) as client:
             fault.apply(client)
             seen = [client.toxics("dynamodb")[0]["attributes"]["latency"]]
-            for progress in (0.001, 0.25, 0.5, 1.0, 1.2):
-                fault.tick(client, progress)
+            t = fault._updated_at
+            # (progress, seconds since apply): a step waits >= 1 s and >= twice the current latency,
+            # because each update lets the chunks the toxic holds through at once
+            for progress, dt in ((0.25, 0.5), (0.25, 1.1), (0.5, 1.5), (0.5, 2.2), (1.0, 3.0), (1.0, 4.3), (1.2, 9)):
+                fault.tick(client, progress, now=t + dt)
                 seen.append(client.toxics("dynamodb")[0]["attributes"]["latency"])
             fault.rollback(client)
-        assert seen == [0, 0, 500, 1000, 2000, 2000]  # a 2 ms step is not worth a call; past the end it stays
+        assert seen == [0, 0, 500, 500, 1000, 1000, 2000, 2000]
         assert fault.effect()["ramp_from_ms"] == 0
     finally:
         server.stop()

@@ -50,9 +50,9 @@ class Fault(ABC):
         """What the dependency suffers, for ``run.json``'s ``fault.<proxy>`` (merged over all faults)."""
         return {}
 
-    def tick(self, client: ToxiproxyClient, progress: float) -> dict[str, Any] | None:
+    def tick(self, client: ToxiproxyClient, progress: float, now: float | None = None) -> dict[str, Any] | None:
         """Follow a schedule inside the fault phase (``progress`` 0..1); return what changed, if anything."""
-        del client, progress  # a constant fault never changes
+        del client, progress, now  # a constant fault never changes
         return None
 
     def bind(self, components: dict[str, Any]) -> None:

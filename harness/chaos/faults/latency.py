@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ class LatencyFault(Fault):
     toxicity: float = 1.0
     ramp_from_ms: int | None = None  # set: the latency rises linearly from this to latency_ms over the phase
     _current_ms: int | None = field(default=None, init=False, repr=False, compare=False)
+    _updated_at: float = field(default=0.0, init=False, repr=False, compare=False)
 
     @property
     def toxic_name(self) -> str:
@@ -26,7 +28,7 @@ class LatencyFault(Fault):
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         start = self.latency_ms if self.ramp_from_ms is None else self.ramp_from_ms
-        self._current_ms = start
+        self._current_ms, self._updated_at = start, time.monotonic()
         toxic = client.add_toxic(
             self.proxy, "latency", {"latency": start, "jitter": self.jitter_ms},
             name=self.toxic_name, stream="downstream", toxicity=self.toxicity,
@@ -37,17 +39,22 @@ class LatencyFault(Fault):
         client.remove_toxic(self.proxy, self.toxic_name)
         return {"proxy": self.proxy, "toxic": self.toxic_name}
 
-    def tick(self, client: ToxiproxyClient, progress: float) -> dict[str, Any] | None:
-        """On a ramp, move the live toxic to the latency due now (in steps of at least 10 ms)."""
+    def tick(self, client: ToxiproxyClient, progress: float, now: float | None = None) -> dict[str, Any] | None:
+        """On a ramp, move the live toxic to the latency due now.
+
+        Toxiproxy restarts a toxic on every update and lets the chunks it was
+        holding through at once (Go's latency toxic does not drop data on an
+        interrupt). Updating every tick would cap the real latency at the tick
+        period, so a step waits at least a second and twice the current latency.
+        """
         if self.ramp_from_ms is None or self._current_ms is None:
             return None
+        now = time.monotonic() if now is None else now
         due = round(self.ramp_from_ms + (self.latency_ms - self.ramp_from_ms) * min(max(progress, 0.0), 1.0))
-        if abs(due - self._current_ms) < 10 and due != self.latency_ms:
-            return None
-        if due == self._current_ms:
+        if due == self._current_ms or now - self._updated_at < max(1.0, 2 * self._current_ms / 1000.0):
             return None
         client.update_toxic(self.proxy, self.toxic_name, {"latency": due, "jitter": self.jitter_ms})
-        self._current_ms = due
+        self._current_ms, self._updated_at = due, now
         return {"proxy": self.proxy, "toxic": self.toxic_name, "latency_ms": due}
 
     def describe(self) -> str:
