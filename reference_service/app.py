@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -377,12 +378,34 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return _error(500, "internal_error", "unexpected server error")
 
 
+class _ClientFault(logging.Filter):
+    """A client's malformed WebSocket text is its own fault: one warning line, not a server traceback.
+
+    uvicorn closes the connection with 1007 (as it should) but logs the
+    ``UnicodeDecodeError`` with its traceback at ERROR, which reads as a crash.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Invalid UTF-8 sequence received from client"):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_client_errors() -> None:
+    """Install :class:`_ClientFault` on uvicorn's error logger (once)."""
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ClientFault) for f in log.filters):
+        log.addFilter(_ClientFault())
+
+
 def create_app(config: ServiceConfig, nlu: NLU | ModuleType | None = None) -> Starlette:
     """Build the ASGI app; the :class:`Service` is at ``app.state.service``."""
     service = Service(config, nlu)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        quiet_client_errors()  # uvicorn has configured its loggers by now
         await service.start()
         try:
             yield

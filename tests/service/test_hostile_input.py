@@ -97,3 +97,31 @@ def test_a_binary_websocket_frame_is_refused_with_1003(svc: RunningService) -> N
 def test_openapi_document_is_served(svc: RunningService) -> None:
     doc = svc.client.get(f"{svc.url}/openapi.json").json()
     assert doc["openapi"].startswith("3.") and "/chat" in doc["paths"]
+
+
+def test_invalid_utf8_in_a_websocket_frame_is_1007_and_no_traceback(svc: RunningService) -> None:
+    import logging
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    handler = Keep()
+    logging.getLogger("uvicorn.error").addHandler(handler)
+    try:
+        with connect(svc.url.replace("http", "ws") + "/ws", open_timeout=5) as ws:
+            ws.recv(timeout=5)  # the session frame
+            with ws.protocol_mutex:  # a raw text frame that is not UTF-8 (the client library would refuse it)
+                ws.protocol.send_text(b"\xff\xfe")
+                ws.send_data()
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+        time.sleep(0.3)
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(handler)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+    utf8 = [r for r in seen if "Invalid UTF-8" in r.getMessage()]
+    assert utf8 and all(r.exc_info is None and r.levelno == logging.WARNING for r in utf8)
+    _still_serves(svc)
