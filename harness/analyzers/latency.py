@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analyzers.base import AnalyzerResult
-from harness.analyzers.dynamo_calls import dynamodb_calls
+from harness.analyzers.dynamo_calls import DynamoCalls, dynamodb_calls
 from harness.analyzers.hist import hist_from_us, spectrum, summarize
 from harness.analyzers.quantile_ci import METHOD, judge_quantile
 from harness.analyzers.requests import classify, run_phase
@@ -48,18 +48,19 @@ class LatencyAnalyzer:
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
         recs = run.records
+        calls = dynamodb_calls(run)  # parsed once: the wire frame of a big run is not cheap
         if not len(recs):
             res.skip(run.missing.get("records/records.jsonl", "records.jsonl holds no requests"))
-            self._dynamo(run, slo, res)
+            self._dynamo(run, slo, res, calls)
             return res
         res.data["checks_use"] = "corrected" if slo.get("latency", "use_corrected") else "uncorrected"
         self._chat(run, slo, res, recs)
-        self._dynamo(run, slo, res)
-        self._sub_timeout(run, res, recs)
+        self._dynamo(run, slo, res, calls)
+        self._sub_timeout(run, res, recs, calls)
         return res
 
     @staticmethod
-    def _sub_timeout(run: RunData, res: AnalyzerResult, recs: pd.DataFrame) -> None:
+    def _sub_timeout(run: RunData, res: AnalyzerResult, recs: pd.DataFrame, calls: DynamoCalls) -> None:
         """Call out a DynamoDB latency under the breaker's timeout: the users pay it, the breaker never sees it."""
         fault = (run.fault or {}).get("dynamodb")
         timeout_ms = float(run.breaker_config.get("timeout_ms", 200.0))
@@ -68,7 +69,6 @@ class LatencyAnalyzer:
             return
         phase = run_phase(run, recs["start"].to_numpy(dtype=float))
         turns = int((phase == "fault").sum())
-        calls = dynamodb_calls(run)
         per_turn = None
         if calls.frame is not None and len(calls.frame) and turns:
             per_turn = float((run_phase(run, calls.frame["start"].to_numpy(dtype=float)) == "fault").sum()) / turns
@@ -192,9 +192,8 @@ class LatencyAnalyzer:
             f"{len(bad)} DynamoDB calls were answered with an error status; botocore retries throttling "
             "(400 ProvisionedThroughputExceededException) and 5xx answers, so each is a retry the user waited for")
 
-    def _dynamo(self, run: RunData, slo: Slo, res: AnalyzerResult) -> None:
+    def _dynamo(self, run: RunData, slo: Slo, res: AnalyzerResult, calls: DynamoCalls) -> None:
         """p99 of every DynamoDB call per operation and phase, as CloudWatch reports SuccessfulRequestLatency."""
-        calls = dynamodb_calls(run)
         res.data["dynamodb_source"] = calls.source
         if calls.frame is None or not len(calls.frame):
             res.data["dynamodb_skipped"] = calls.why_missing or "no DynamoDB calls recorded"
