@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,6 +24,8 @@ from harness.stack.procs import ComponentError
 from harness.state import StateError, harness_home
 
 if TYPE_CHECKING:
+    from harness.chaos.experiment import Experiment
+    from harness.chaos.flags import ChaosFlags
     from harness.chaos.runner import ChaosOptions
 
 app = typer.Typer(
@@ -267,7 +269,7 @@ def chaos(
     raise typer.Exit(result.exit_code)
 
 
-def _experiment_flags(path: Path, cli: Any) -> tuple[Any, Any]:
+def _experiment_flags(path: Path, cli: ChaosFlags) -> tuple[Experiment, ChaosFlags]:
     from harness.chaos.experiment import ExperimentError, load_experiment
     from harness.chaos.flags import UsageError, with_experiment
 
@@ -278,7 +280,7 @@ def _experiment_flags(path: Path, cli: Any) -> tuple[Any, Any]:
     return declared, with_experiment(cli, declared.flags)
 
 
-def _judge_experiment(declared: Any, run_dir: Path, run_exit: int, variant: str) -> int:
+def _judge_experiment(declared: Experiment, run_dir: Path, run_exit: int, variant: str) -> int:
     from harness.chaos.experiment import judge
 
     code, results = judge(declared, run_dir, run_exit, variant)
