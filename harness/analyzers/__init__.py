@@ -23,6 +23,7 @@ from harness.analyzers.latency import LatencyAnalyzer
 from harness.analyzers.partitions import PartitionsAnalyzer
 from harness.analyzers.requests import RequestsAnalyzer
 from harness.analyzers.rundata import RunData, RunDataError, load_run
+from harness.analyzers.sections import RunInfo
 from harness.slo import Slo, load_slo
 
 __all__ = [
@@ -58,7 +59,8 @@ def analyze_loaded(run: RunData, slo: Slo | None = None, analyzers: list[Analyze
             "duplicate_records_dropped": run.duplicates_dropped, "slo_source": slo.source,
             "t0": run.t0, "t_end": run.t_end, "phases": run.phases, "fault": run.fault,
             "records": len(run.records), "events": len(run.events)}
-    return Verdict(run.run_id, run.variant, run.backends, results, run=info)
+    return Verdict(run.run_id, run.variant, run.backends, results, run=info,
+                   info=RunInfo.of(run.run, run.t0, run.t_end))
 
 
 def analyze_run(run_dir: Path | str, slo: Slo | None = None) -> Verdict:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from harness.analyzers.sections import RunInfo, Section
 
 if TYPE_CHECKING:
     from harness.analyzers.rundata import RunData
@@ -28,6 +30,7 @@ Status = Literal["ok", "skipped", "error"]
 Outcome = Literal["pass", "fail", "inconclusive"]
 OUTCOMES: tuple[Outcome, ...] = ("pass", "fail", "inconclusive")
 EXIT_CODES: dict[Outcome, int] = {"pass": 0, "fail": 1, "inconclusive": 3}
+S = TypeVar("S")
 
 
 @dataclass
@@ -84,7 +87,8 @@ class AnalyzerResult:
     status: Status = "ok"
     reason: str = ""
     checks: list[Check] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # verdict.json's analyzer block (the JSON contract)
+    section: Section | None = None  # what the reports show (harness.analyzers.sections)
 
     def check(self, name: str, passed: bool, measured: Any, target: str, detail: str = "") -> Check:
         """Append a decided check named ``<analyzer>.<name>`` and return it."""
@@ -130,6 +134,14 @@ class Verdict:
     backends: dict[str, Any]
     results: dict[str, AnalyzerResult]
     run: dict[str, Any] = field(default_factory=dict)
+    info: RunInfo = field(default_factory=RunInfo)
+
+    def section(self, kind: type[S]) -> S | None:
+        """The typed report section of that kind, when an analyzer that produces it ran."""
+        for r in self.results.values():
+            if r.status == "ok" and isinstance(r.section, kind):
+                return r.section
+        return None
 
     @property
     def checks(self) -> list[Check]:

@@ -29,6 +29,7 @@ from harness.analyzers.breaker_wire import (
 )
 from harness.analyzers.dynamo_calls import WIRE, dynamodb_calls
 from harness.analyzers.rundata import RunData
+from harness.analyzers.sections import BreakerSection, Probe, Transition
 from harness.slo import Slo
 
 LEGAL = {("closed", "open"), ("open", "half_open"), ("half_open", "closed"), ("half_open", "open")}
@@ -95,12 +96,14 @@ class BreakerAnalyzer:
         if len(ev) and ev["breaker"].notna().any():
             ev = ev[ev["breaker"].isna() | (ev["breaker"] == "dynamodb")]
         t0 = run.t0
-        tr = [{"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "from": str(r["from"]), "to": str(r["to"]),
+        tr: list[dict[str, Any]] = [
+            {"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "from": str(r["from"]), "to": str(r["to"]),
                **({"failures_in_window": int(r["failures_in_window"])}
                   if "failures_in_window" in r and pd.notna(r["failures_in_window"]) else {})}
               for _, r in ev[ev["event"] == "breaker_transition"].iterrows()]
-        pr = [{"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "outcome": str(r["outcome"])}
-              for _, r in ev[ev["event"] == "breaker_probe"].iterrows()]
+        pr: list[dict[str, Any]] = [
+            {"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "outcome": str(r["outcome"])}
+            for _, r in ev[ev["event"] == "breaker_probe"].iterrows()]
         res.data.update({"config": cfg, "transitions": tr, "probes": pr})
         state = self._legal(res, tr, t0)
         episodes = _episodes(tr)
@@ -111,9 +114,12 @@ class BreakerAnalyzer:
         n_half = self._probes(res, episodes, pr, t0)
         self._fault(run, slo, res, tr, state, expect_open)
         self._logged_threshold(res, tr, int(run.breaker_config["threshold"]), t0)
-        self._wire(run, res, episodes)
+        evidence = self._wire(run, res, episodes)
         res.data["summary"] = {"opens": sum(1 for t in tr if t["to"] == "open"), "half_open_episodes": n_half,
                                "probes": len(pr), "open_durations_s": durations}
+        res.section = BreakerSection(
+            tuple(Transition(float(t["t_rel"]), str(t["from"]), str(t["to"])) for t in tr),
+            tuple(Probe(float(p["t_rel"]), str(p["outcome"])) for p in pr), state, evidence)
         return res
 
     @staticmethod
@@ -249,12 +255,13 @@ class BreakerAnalyzer:
                       f"{last['from']}->{last['to']} at {fmt_ts(last['ts'], t0)}")
 
     @staticmethod
-    def _wire(run: RunData, res: AnalyzerResult, episodes: list[Episode]) -> None:
+    def _wire(run: RunData, res: AnalyzerResult, episodes: list[Episode]) -> str:
+        """Judge the breaker from the calls on the wire; return which evidence the checks used."""
         calls = dynamodb_calls(run)
         res.data["evidence"] = calls.source
         if calls.source != WIRE or calls.frame is None:
             res.data["wire"] = "no wire tap in this run (e.g. a real Toxiproxy): breaker checks use the service log"
-            return
+            return calls.source
         cfg = run.breaker_config
         t0 = run.t0
         timeout_ms = float(cfg["timeout_ms"])
@@ -267,3 +274,4 @@ class BreakerAnalyzer:
         res.data["wire"] = {"calls": len(calls.frame), "calls_per_half_open": counts, "probes_logged": logged,
                             "disagreement": (f"the service logged {logged} probes; the wire saw {sum(counts)} "
                                              "calls in half-open episodes") if logged != sum(counts) else ""}
+        return calls.source

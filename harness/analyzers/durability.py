@@ -26,6 +26,7 @@ import pandas as pd
 
 from harness.analyzers.base import AnalyzerResult
 from harness.analyzers.rundata import RunData
+from harness.analyzers.sections import DurabilitySection
 from harness.slo import Slo
 
 
@@ -132,6 +133,8 @@ class DurabilityAnalyzer:
                    + words(sample(lost))) if lost.any() else f"all {int(acked.sum())} replies stored ({how})")
         late = said_false & match
         never = said_false & ~match
+        res.section = DurabilitySection(int(acked.sum()), int(lost.sum()), int(said_false.sum()), int(late.sum()),
+                                        int(never.sum()))
         res.data["not_persisted"] = {"count": int(said_false.sum()), "arrived_later": int(late.sum()),
                                      "never_arrived": int(never.sum()),
                                      "never_arrived_sample": [f"{x['session_id']}#{x['turn']}"

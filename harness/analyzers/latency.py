@@ -18,6 +18,7 @@ inconclusive when its sample cannot decide it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from harness.analyzers.hist import hist_from_us, spectrum, summarize
 from harness.analyzers.quantile_ci import METHOD, judge_quantile
 from harness.analyzers.requests import classify, run_phase
 from harness.analyzers.rundata import RunData
+from harness.analyzers.sections import LatencySection, OpLatency, PhaseLatency, Quantiles, Timeseries
 from harness.slo import Slo
 
 MODES = ("full", "cache_only", "stateless", "fallback")
@@ -54,9 +56,11 @@ class LatencyAnalyzer:
             self._dynamo(run, slo, res, calls)
             return res
         res.data["checks_use"] = "corrected" if slo.get("latency", "use_corrected") else "uncorrected"
-        self._chat(run, slo, res, recs)
-        self._dynamo(run, slo, res, calls)
+        chat = self._chat(run, slo, res, recs)
+        dynamo = self._dynamo(run, slo, res, calls)
         self._sub_timeout(run, res, recs, calls)
+        notes = tuple(str(res.data[k]) for k in ("sub_timeout_note", "dynamodb_error_note") if res.data.get(k))
+        res.section = replace(chat, dynamodb_source=calls.source, dynamodb=dynamo, notes=notes)
         return res
 
     @staticmethod
@@ -85,7 +89,7 @@ class LatencyAnalyzer:
             f"rose by {rise} ms from the baseline. Only the DynamoDB p99 alarm can catch this.")
 
     # ------------------------------------------------------------------ chat
-    def _chat(self, run: RunData, slo: Slo, res: AnalyzerResult, recs: pd.DataFrame) -> None:
+    def _chat(self, run: RunData, slo: Slo, res: AnalyzerResult, recs: pd.DataFrame) -> LatencySection:
         ts = recs["ts"].to_numpy(dtype=float)
         start = recs["start"].to_numpy(dtype=float)
         intended = recs["intended_start"].to_numpy(dtype=float)
@@ -125,15 +129,21 @@ class LatencyAnalyzer:
         res.data["spectrum"] = spectra
         ms = run.missed_starts
         res.data["missed_starts"] = len(ms)
-        res.data["timeseries"] = self._timeseries(run, slo, ts, use, mode)
+        series = res.data["timeseries"] = self._timeseries(run, slo, ts, use, mode)
 
         failed = classify(recs)["failed"].to_numpy()
-        res.data["error_share"] = {
+        errors = res.data["error_share"] = {
             ph: round(float(failed[phase == ph].mean()), 6) for ph in by_phase if ph != "all" and (phase == ph).any()
         }
         res.data["ci_method"] = METHOD
         conf = float(slo.get("latency", "confidence"))
-        label = res.data["checks_use"]
+        label = "corrected" if slo.get("latency", "use_corrected") else "uncorrected"
+        self._judge_chat(res, slo, phase, use, failed, conf, label)
+        return _section(label, by_phase, by_phase_mode, errors, series, spectra)
+
+    @staticmethod
+    def _judge_chat(res: AnalyzerResult, slo: Slo, phase: np.ndarray, use: np.ndarray, failed: np.ndarray,
+                    conf: float, label: str) -> None:
         for ph, target in slo.get("latency", "chat_p99_ms").items():
             m = phase == ph
             values = use[m] / 1000.0
@@ -192,12 +202,12 @@ class LatencyAnalyzer:
             f"{len(bad)} DynamoDB calls were answered with an error status; botocore retries throttling "
             "(400 ProvisionedThroughputExceededException) and 5xx answers, so each is a retry the user waited for")
 
-    def _dynamo(self, run: RunData, slo: Slo, res: AnalyzerResult, calls: DynamoCalls) -> None:
+    def _dynamo(self, run: RunData, slo: Slo, res: AnalyzerResult, calls: DynamoCalls) -> tuple[OpLatency, ...]:
         """p99 of every DynamoDB call per operation and phase, as CloudWatch reports SuccessfulRequestLatency."""
         res.data["dynamodb_source"] = calls.source
         if calls.frame is None or not len(calls.frame):
             res.data["dynamodb_skipped"] = calls.why_missing or "no DynamoDB calls recorded"
-            return
+            return ()
         self._dynamo_errors(run, calls.frame, res)
         df = calls.frame[calls.frame["ok"]]
         phase = run_phase(run, df["ts"].to_numpy(dtype=float))
@@ -208,6 +218,7 @@ class LatencyAnalyzer:
             out[ph or "outside"] = {op: _stats(lat_us[(phase == ph) & (ops == op)])
                                     for op in sorted(set(ops[phase == ph].tolist()))}
         res.data["dynamodb"] = out
+        rows = tuple(OpLatency(ph, op, Quantiles.of(st)) for ph, ops_ in out.items() for op, st in ops_.items())
         target = float(slo.get("latency", "dynamodb_read_p99_ms"))
         conf = float(slo.get("latency", "confidence"))
         base = phase == ("baseline" if run.phases else "")
@@ -216,3 +227,20 @@ class LatencyAnalyzer:
             res.judge(f"dynamodb.baseline.{op}.p99", decision, None if b.estimate is None else round(b.estimate, 3),
                       f"< {target:g} ms", f"DynamoDB {op} latency in the baseline ({calls.source}), "
                       f"{b.describe()}", why)
+        return rows
+
+
+def _section(use: str, by_phase: dict[str, Any], by_phase_mode: dict[str, Any], errors: dict[str, float],
+             ts: dict[str, Any], spectra: dict[str, list[list[float]]]) -> LatencySection:
+    """The typed view of the chat latency the reports draw (the JSON keeps the full blocks)."""
+    def row(ph: str, b: dict[str, Any], mode: str = "") -> PhaseLatency:
+        return PhaseLatency(ph, Quantiles.of(b["corrected"]), Quantiles.of(b["uncorrected"]), mode,
+                            float(errors.get(ph, 0.0)))
+
+    series = Timeseries(tuple(ts["t_rel"]), float(ts["bin_s"]), tuple(ts["p50_ms"]), tuple(ts["p99_ms"]),
+                        {m: tuple(v) for m, v in ts["modes"].items()})
+    return LatencySection(
+        checks_use=use, phases=tuple(row(ph, b) for ph, b in by_phase.items()),
+        phase_modes=tuple(row(ph, b, md) for ph, modes in by_phase_mode.items() for md, b in modes.items()),
+        ci_method=METHOD, timeseries=series,
+        spectra={ph: tuple((float(p), float(v)) for p, v in pts) for ph, pts in spectra.items()})

@@ -26,6 +26,7 @@ from scipy import stats
 
 from harness.analyzers.base import AnalyzerResult
 from harness.analyzers.rundata import RunData
+from harness.analyzers.sections import PartitionsSection
 from harness.slo import Slo
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE)
@@ -179,6 +180,7 @@ class PartitionsAnalyzer:
         hot = bool(reasons)
         res.data["hot"] = hot
         res.data["hot_reasons"] = reasons
+        res.section = PartitionsSection(hot, tuple(reasons), tuple(int(x) for x in per_part["req"]))
         res.check("no_hot_partition", not hot, round(max_over_mean, 3),
                   f"per-key max/mean <= {float(cfg['hot_key_max_over_mean']):g}, top-1% share <= "
                   f"{float(cfg['hot_top1pct_share']):.0%}, hottest key < {cfg['rcu_limit']:g} RCU/s and "

@@ -25,6 +25,7 @@ import pandas as pd
 
 from harness.analyzers.base import AnalyzerResult
 from harness.analyzers.rundata import RunData
+from harness.analyzers.sections import PhaseCount, RequestsSection
 from harness.slo import Slo
 
 TURN_NAMES = ("POST /chat", "WS /ws message")
@@ -115,11 +116,14 @@ class RequestsAnalyzer:
         limits = slo.get("requests", "max_failed_share")
         names = [str(p["name"]) for p in run.phases] or ["all"]
         by_phase: dict[str, dict[str, object]] = {}
+        counts: list[PhaseCount] = []
         for ph in names:
             m = phase == ph if ph != "all" else np.ones(len(recs), dtype=bool)
             limit = float(limits.get(ph, 0.0))
             by_phase[ph] = self._judge(res, f"{ph}.failed", recs[m], flags[m], limit, run.t0,
                                        f"{ph} phase")
+            o = _count(flags[m])
+            counts.append(PhaseCount(ph, o.requests, o.failed))
             scenarios = sorted(set(scen[m].tolist()))
             if len(scenarios) > 1:
                 for sc in scenarios:
@@ -127,6 +131,7 @@ class RequestsAnalyzer:
                     self._judge(res, f"{ph}.{sc}.failed", recs[ms], flags[ms], limit, run.t0,
                                 f"{ph} phase, scenario {sc}")
         res.data["by_phase"] = by_phase
+        res.section = RequestsSection(tuple(counts))
         return res
 
     def _judge(self, res: AnalyzerResult, name: str, recs: pd.DataFrame, flags: pd.DataFrame,

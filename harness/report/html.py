@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analyzers.base import Verdict
+from harness.analyzers.sections import AlarmsSection, LatencySection
 from harness.report.plots import render_all
 
 CSS = """
@@ -45,10 +46,10 @@ def build_html(verdict: Verdict, scale: str = "") -> str:
         f"<span class='badge {BADGE_CLASS[verdict.outcome]}'>{verdict.outcome.upper()}</span></h1>",
         f"<p class='headline'>{_e(verdict.headline())}</p>",
     ]
-    f = verdict.run.get("fault")
-    if isinstance(f, dict):
-        injected = ", ".join(str(x) for x in f.get("faults") or []) or str(f.get("value") or "")
-        p.append(f"<p>Fault: <b>{_e(f.get('kind'))}</b>" + (f" ({_e(injected)})" if injected else "") + "</p>")
+    info = verdict.info
+    if info.fault_kind:
+        injected = ", ".join(info.faults)
+        p.append(f"<p>Fault: <b>{_e(info.fault_kind)}</b>" + (f" ({_e(injected)})" if injected else "") + "</p>")
     p.append("<h2>Backends</h2><table><tr><th>component</th><th>backend</th></tr>")
     for k, v in (verdict.backends or {}).items():
         p.append(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>")
@@ -70,28 +71,41 @@ def build_html(verdict: Verdict, scale: str = "") -> str:
     p.append("<h2>Plots</h2>")
     for title, png in render_all(verdict):
         p.append(f"<h3>{_e(title)}</h3><img alt='{_e(title)}' src='data:image/png;base64,{png}'>")
-    al = verdict.results.get("alarms")
-    if al and al.status == "ok":
-        p.append(f"<h2>Alarms (period {_e(al.data.get('period_s'))} s)</h2><table><tr><th>alarm</th>"
-                 "<th>state changes (t since start)</th><th>final</th></tr>")
-        for name, a in al.data.get("alarms", {}).items():
-            ch = ", ".join(f"{c['from']}→{c['to']} @ t+{c['t_rel']}s" for c in a["changes"]) or "none"
-            p.append(f"<tr><td>{_e(name)}</td><td>{_e(ch)}</td><td>{_e(a['final_state'])}</td></tr>")
-        p.append("</table>")
-    lat = verdict.results.get("latency")
-    if lat and lat.data.get("by_phase_mode"):
-        p.append("<h2>Latency per phase and memory mode (ms)</h2><table><tr><th>phase</th><th>mode</th><th>n</th>"
-                 "<th>p50</th><th>p95</th><th>p99</th><th>p99 uncorrected</th></tr>")
-        for ph, modes in lat.data["by_phase_mode"].items():
-            for m, b in modes.items():
-                c, u = b["corrected"], b["uncorrected"]
-                p.append(f"<tr><td>{_e(ph)}</td><td>{_e(m)}</td><td>{c.get('count', 0)}</td><td>{c.get('p50', '')}"
-                         f"</td><td>{c.get('p95', '')}</td><td>{c.get('p99', '')}</td><td>{u.get('p99', '')}</td></tr>")
-        p.append("</table>")
+    p += _alarms_table(verdict.section(AlarmsSection))
+    p += _modes_table(verdict.section(LatencySection))
     if scale:
         p.append(scale)
     p.append("</body></html>")
     return "\n".join(p)
+
+
+def _alarms_table(sec: AlarmsSection | None) -> list[str]:
+    if sec is None:
+        return []
+    p = [f"<h2>Alarms (period {sec.period_s} s)</h2><table><tr><th>alarm</th>"
+         "<th>state changes (t since start)</th><th>final</th></tr>"]
+    for a in sec.alarms:
+        ch = ", ".join(f"{c.from_state}→{c.to_state} @ t+{c.t_rel}s" for c in a.changes) or "none"
+        p.append(f"<tr><td>{_e(a.name)}</td><td>{_e(ch)}</td><td>{_e(a.final_state)}</td></tr>")
+    p.append("</table>")
+    return p
+
+
+def _modes_table(sec: LatencySection | None) -> list[str]:
+    if sec is None or not sec.phase_modes:
+        return []
+    p = ["<h2>Latency per phase and memory mode (ms)</h2><table><tr><th>phase</th><th>mode</th><th>n</th>"
+         "<th>p50</th><th>p95</th><th>p99</th><th>p99 uncorrected</th></tr>"]
+    for r in sec.phase_modes:
+        c, u = r.corrected, r.uncorrected
+        p.append(f"<tr><td>{_e(r.phase)}</td><td>{_e(r.mode)}</td><td>{c.count}</td><td>{_v(c.p50)}</td>"
+                 f"<td>{_v(c.p95)}</td><td>{_v(c.p99)}</td><td>{_v(u.p99)}</td></tr>")
+    p.append("</table>")
+    return p
+
+
+def _v(x: float | None) -> str:
+    return "" if x is None else str(x)
 
 
 def _scale_section(run_dir: Path) -> str:

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from harness.analyzers.base import Verdict
+from harness.analyzers.sections import BreakerSection, LatencySection, PartitionsSection
 
 STATE_Y = {"closed": 0, "half_open": 1, "open": 2}
 MODE_COLORS = {"full": "#2e7d32", "cache_only": "#f9a825", "stateless": "#ef6c00", "fallback": "#c62828"}
@@ -30,34 +31,27 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _fault_rel(verdict: Verdict) -> tuple[float, float] | None:
-    f = verdict.run.get("fault")
-    t0 = verdict.run.get("t0")
-    if isinstance(f, dict) and isinstance(t0, (int, float)) and isinstance(f.get("start"), (int, float)):
-        end: float = float(f["end"]) if isinstance(f.get("end"), (int, float)) \
-            else float(verdict.run.get("t_end") or f["start"])
-        return float(f["start"]) - t0, end - t0
-    return None
-
-
 def _shade(ax: Any, verdict: Verdict) -> None:
-    fr = _fault_rel(verdict)
+    fr = verdict.info.fault_window_rel
     if fr:
         ax.axvspan(fr[0], fr[1], color="#d32f2f", alpha=0.12, label="fault window")
 
 
+def _nan(xs: tuple[float | None, ...]) -> list[float]:
+    return [v if v is not None else float("nan") for v in xs]
+
+
 def latency_over_time(verdict: Verdict) -> str | None:
-    lat = verdict.results.get("latency")
-    ts = lat.data.get("timeseries") if lat else None
-    if not ts:
+    lat = verdict.section(LatencySection)
+    ts = lat.timeseries if lat else None
+    if lat is None or ts is None:
         return None
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    x = ts["t_rel"]
-    ax.plot(x, [v if v is not None else float("nan") for v in ts["p50_ms"]], label="p50", lw=1.2)
-    ax.plot(x, [v if v is not None else float("nan") for v in ts["p99_ms"]], label="p99", lw=1.2)
+    ax.plot(ts.t_rel, _nan(ts.p50_ms), label="p50", lw=1.2)
+    ax.plot(ts.t_rel, _nan(ts.p99_ms), label="p99", lw=1.2)
     _shade(ax, verdict)
     ax.set_xlabel("seconds since run start")
-    ax.set_ylabel(f"chat latency, ms ({lat.data.get('checks_use', '') if lat else ''})")
+    ax.set_ylabel(f"chat latency, ms ({lat.checks_use})")
     ax.set_yscale("log")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title("User-facing latency over time")
@@ -65,21 +59,20 @@ def latency_over_time(verdict: Verdict) -> str | None:
 
 
 def breaker_timeline(verdict: Verdict) -> str | None:
-    br = verdict.results.get("breaker")
-    if not br or br.status != "ok":
+    br = verdict.section(BreakerSection)
+    if br is None:
         return None
-    tr = br.data.get("transitions", [])
-    t_end = float(verdict.run.get("t_end", 0)) - float(verdict.run.get("t0", 0))
+    t_end = verdict.info.t_end - verdict.info.t0
     xs, ys = [0.0], [0]
-    for t in tr:
-        xs.append(t["t_rel"])
-        ys.append(STATE_Y.get(t["to"], 0))
+    for t in br.transitions:
+        xs.append(t.t_rel)
+        ys.append(STATE_Y.get(t.to_state, 0))
     xs.append(max(t_end, xs[-1]))
     ys.append(ys[-1])
     fig, ax = plt.subplots(figsize=(9, 2.2))
     ax.step(xs, ys, where="post", color="#1565c0")
-    for p in br.data.get("probes", []):
-        ax.plot(p["t_rel"], 1, marker="o", color="#2e7d32" if p["outcome"] == "success" else "#c62828", ms=5)
+    for p in br.probes:
+        ax.plot(p.t_rel, 1, marker="o", color="#2e7d32" if p.outcome == "success" else "#c62828", ms=5)
     _shade(ax, verdict)
     ax.set_yticks(list(STATE_Y.values()), list(STATE_Y.keys()))
     ax.set_ylim(-0.4, 2.4)
@@ -89,29 +82,28 @@ def breaker_timeline(verdict: Verdict) -> str | None:
 
 
 def memory_modes(verdict: Verdict) -> str | None:
-    lat = verdict.results.get("latency")
-    ts = lat.data.get("timeseries") if lat else None
-    if not ts or not ts.get("modes"):
+    lat = verdict.section(LatencySection)
+    ts = lat.timeseries if lat else None
+    if ts is None or not ts.modes:
         return None
-    modes = sorted(ts["modes"], key=lambda m: list(MODE_COLORS).index(m) if m in MODE_COLORS else 99)
+    modes = sorted(ts.modes, key=lambda m: list(MODE_COLORS).index(m) if m in MODE_COLORS else 99)
     fig, ax = plt.subplots(figsize=(9, 2.8))
-    ax.stackplot(ts["t_rel"], [ts["modes"][m] for m in modes], labels=modes,
+    ax.stackplot(ts.t_rel, [ts.modes[m] for m in modes], labels=modes,
                  colors=[MODE_COLORS.get(m, "#9e9e9e") for m in modes], alpha=0.85)
     _shade(ax, verdict)
     ax.set_xlabel("seconds since run start")
-    ax.set_ylabel(f"turns per {ts['bin_s']:.1f} s")
+    ax.set_ylabel(f"turns per {ts.bin_s:.1f} s")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title("Memory modes over time")
     return _png(fig)
 
 
 def percentile_spectrum(verdict: Verdict) -> str | None:
-    lat = verdict.results.get("latency")
-    spec = lat.data.get("spectrum") if lat else None
-    if not spec:
+    lat = verdict.section(LatencySection)
+    if lat is None or not lat.spectra:
         return None
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    for ph, pts in spec.items():
+    for ph, pts in lat.spectra.items():
         if not pts:
             continue
         ax.plot([1.0 / (1.0 - p / 100.0) for p, _ in pts], [v for _, v in pts], label=ph)
@@ -126,19 +118,18 @@ def percentile_spectrum(verdict: Verdict) -> str | None:
 
 
 def partition_load(verdict: Verdict) -> str | None:
-    pa = verdict.results.get("partitions")
-    pp = pa.data.get("per_partition") if pa else None
-    if not pp:
+    pa = verdict.section(PartitionsSection)
+    if pa is None or not pa.per_partition_requests:
         return None
-    reqs = pp["requests"]
+    reqs = pa.per_partition_requests
     fig, ax = plt.subplots(figsize=(9, 2.8))
-    ax.bar(range(len(reqs)), reqs, color="#c62828" if pa and pa.data.get("hot") else "#1565c0")
+    ax.bar(range(len(reqs)), reqs, color="#c62828" if pa.hot else "#1565c0")
     mean = sum(reqs) / max(len(reqs), 1)
     ax.axhline(mean, color="k", lw=0.8, ls="--", label="mean")
     ax.set_xlabel("simulated partition (MD5 of partition key mod P)")
     ax.set_ylabel("DynamoDB requests")
     ax.legend(fontsize=8)
-    ax.set_title("Partition load" + (" — HOT" if pa and pa.data.get("hot") else ""))
+    ax.set_title("Partition load" + (" — HOT" if pa.hot else ""))
     return _png(fig)
 
 

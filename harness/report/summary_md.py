@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.analyzers.base import Verdict
+from harness.analyzers.sections import (
+    AlarmsSection,
+    BreakerSection,
+    DurabilitySection,
+    LatencySection,
+    PartitionsSection,
+    RequestsSection,
+)
 
 BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "inconclusive": "❔ INCONCLUSIVE"}
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "❔"}
@@ -23,64 +31,76 @@ def _esc(s: Any) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
-def _requests_lines(res: Any) -> list[str]:
-    parts = [f"{ph} {b['failed']}/{b['requests']}" for ph, b in res.data.get("by_phase", {}).items()]
-    return ["**Failed turns:** " + " · ".join(parts)]
+def _requests_lines(v: Verdict) -> list[str]:
+    sec = v.section(RequestsSection)
+    if sec is None:
+        return []
+    return ["**Failed turns:** " + " · ".join(f"{p.phase} {p.failed}/{p.requests}" for p in sec.phases)]
 
 
-def _latency_lines(res: Any) -> list[str]:
+def _latency_lines(v: Verdict) -> list[str]:
+    sec = v.section(LatencySection)
+    if sec is None:
+        return []
     lines: list[str] = []
-    use = res.data.get("checks_use", "corrected")
-    errs = res.data.get("error_share", {})
-    parts = [f"{ph} {b[use].get('p99', '–')} ms (n={b[use].get('count', 0)}, {errs.get(ph, 0):.1%} failed)"
-             for ph, b in res.data.get("by_phase", {}).items()]
+    parts = [f"{p.phase} {_ms(sec.chosen(p).p99)} ms (n={sec.chosen(p).count}, {p.error_share:.1%} failed)"
+             for p in sec.phases]
     if parts:
-        lines.append(f"**Chat p99 ({use}, failures included):** " + " · ".join(parts))
-    base = res.data.get("dynamodb", {}).get("baseline", {})
+        lines.append(f"**Chat p99 ({sec.checks_use}, failures included):** " + " · ".join(parts))
+    base = [o for o in sec.dynamodb if o.phase == "baseline"]
     if base:
-        lines.append(f"**DynamoDB p99 (baseline, {res.data.get('dynamodb_source')}):** "
-                     + " · ".join(f"{op} {st.get('p99')} ms (n={st.get('count')})" for op, st in base.items()))
-    for note in ("sub_timeout_note", "dynamodb_error_note"):
-        if res.data.get(note):
-            lines.append(f"**Note:** {_esc(res.data[note])}")
-    if res.data.get("ci_method"):
-        lines.append(f"**Percentile checks:** {res.data['ci_method']}")
+        lines.append(f"**DynamoDB p99 (baseline, {sec.dynamodb_source}):** "
+                     + " · ".join(f"{o.op} {_ms(o.latency.p99)} ms (n={o.latency.count})" for o in base))
+    lines += [f"**Note:** {_esc(n)}" for n in sec.notes]
+    if sec.ci_method:
+        lines.append(f"**Percentile checks:** {sec.ci_method}")
     return lines
 
 
-def _breaker_lines(res: Any) -> list[str]:
-    cyc = " → ".join(f"{t['to']}@{t['t_rel']}s" for t in res.data.get("transitions", [])[:12]) or "no transitions"
-    return [f"**Breaker:** {cyc} (final: {res.data.get('final_state')})"]
+def _ms(x: float | None) -> str:
+    return "–" if x is None else str(x)
 
 
-def _alarm_lines(res: Any) -> list[str]:
+def _breaker_lines(v: Verdict) -> list[str]:
+    sec = v.section(BreakerSection)
+    if sec is None:
+        return []
+    cyc = " → ".join(f"{t.to_state}@{t.t_rel}s" for t in sec.transitions[:12]) or "no transitions"
+    return [f"**Breaker:** {cyc} (final: {sec.final_state}; evidence: {sec.evidence or 'service log'})"]
+
+
+def _alarm_lines(v: Verdict) -> list[str]:
+    sec = v.section(AlarmsSection)
+    if sec is None:
+        return []
     lines: list[str] = []
-    for name, a in res.data.get("alarms", {}).items():
-        fired = ", ".join(f"t+{x}s" for x in a["fired_at_rel"]) or "never"
-        cleared = ", ".join(f"t+{x}s" for x in a["cleared_at_rel"]) or "–"
-        lines.append(f"**Alarm {name}:** fired {fired}; cleared {cleared}")
-    for name, why in res.data.get("cannot_fire", {}).items():
+    for a in sec.alarms:
+        fired = ", ".join(f"t+{x}s" for x in a.fired_at_rel) or "never"
+        cleared = ", ".join(f"t+{x}s" for x in a.cleared_at_rel) or "–"
+        lines.append(f"**Alarm {a.name}:** fired {fired}; cleared {cleared}")
+    for name, why in sec.cannot_fire.items():
         lines.append(f"**Alarm {name} cannot fire in this run:** {_esc(why)}")
     return lines
 
 
-def _durability_lines(res: Any) -> list[str]:
-    np_ = res.data.get("not_persisted", {})
-    return [f"**Lost turns:** {res.data.get('lost_count', 0)} of {res.data.get('acknowledged', 0)} "
-            f"acknowledged; outbox: {np_.get('arrived_later', 0)} arrived later, "
-            f"{np_.get('never_arrived', 0)} never"]
-
-
-def _partition_lines(res: Any) -> list[str]:
-    if "hot" not in res.data:
+def _durability_lines(v: Verdict) -> list[str]:
+    sec = v.section(DurabilitySection)
+    if sec is None:
         return []
-    return [f"**Hot partition:** {'yes — ' + '; '.join(res.data['hot_reasons']) if res.data['hot'] else 'no'}"]
+    return [f"**Lost turns:** {sec.lost} of {sec.acknowledged} acknowledged; outbox: "
+            f"{sec.arrived_later} arrived later, {sec.never_arrived} never"]
 
 
-SECTIONS: dict[str, Callable[[Any], list[str]]] = {
-    "requests": _requests_lines, "latency": _latency_lines, "breaker": _breaker_lines,
-    "alarms": _alarm_lines, "durability": _durability_lines, "partitions": _partition_lines,
-}
+def _partition_lines(v: Verdict) -> list[str]:
+    sec = v.section(PartitionsSection)
+    if sec is None or sec.hot is None:
+        return []
+    return [f"**Hot partition:** {'yes — ' + '; '.join(sec.hot_reasons) if sec.hot else 'no'}"]
+
+
+SECTIONS: tuple[Callable[[Verdict], list[str]], ...] = (
+    _requests_lines, _latency_lines, _breaker_lines, _alarm_lines, _durability_lines, _partition_lines,
+)
 """One short paragraph per analyzer that ran, in this order, above the check table."""
 
 
@@ -91,10 +111,8 @@ def build_summary(verdict: Verdict) -> str:
     if verdict.backends:
         lines.append("**Backends:** " + ", ".join(f"{k}=`{v}`" for k, v in verdict.backends.items()))
         lines.append("")
-    for name, section in SECTIONS.items():
-        res = r.get(name)
-        if res is not None and res.status == "ok":
-            lines += section(res)
+    for section in SECTIONS:
+        lines += section(verdict)
     lines += ["", "| | check | measured | target | detail |", "|---|---|---|---|---|"]
     for c in verdict.checks:
         detail = f"{c.reason} — {c.detail}" if c.reason and c.detail else (c.reason or c.detail)

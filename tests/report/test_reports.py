@@ -192,3 +192,53 @@ def test_html_renders_headless(reports: tuple, tmp_path: Path) -> None:  # type:
                     "--window-size=1200,3000", paths["html"].as_uri()], check=True, timeout=60,
                    capture_output=True)
     assert shot.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_each_analyzer_hands_the_reports_a_typed_section(reports: tuple) -> None:  # type: ignore[type-arg]
+    """The reports draw from typed sections; each one agrees with the verdict.json block it summarises."""
+    from harness.analyzers.sections import (
+        AlarmsSection,
+        BreakerSection,
+        DurabilitySection,
+        LatencySection,
+        PartitionsSection,
+        RequestsSection,
+    )
+
+    _, paths, v = reports
+    data = json.loads(paths["verdict"].read_text())["analyzers"]
+    req = v.section(RequestsSection)
+    assert req is not None and [p.phase for p in req.phases] == ["baseline", "fault", "recovery"]
+    assert {p.phase: (p.requests, p.failed) for p in req.phases} == {
+        ph: (b["requests"], b["failed"]) for ph, b in data["requests"]["by_phase"].items()}
+    lat = v.section(LatencySection)
+    assert lat is not None and lat.timeseries is not None and lat.spectra
+    assert {p.phase: p.corrected.p99 for p in lat.phases} == {
+        ph: b["corrected"]["p99"] for ph, b in data["latency"]["by_phase"].items()}
+    dur = v.section(DurabilitySection)
+    assert dur is not None and dur.lost == data["durability"]["lost_count"] == 2
+    br = v.section(BreakerSection)
+    assert br is not None and [t.to_state for t in br.transitions] == [
+        t["to"] for t in data["breaker"]["transitions"]]
+    al = v.section(AlarmsSection)
+    assert al is not None and {a.name for a in al.alarms} == set(data["alarms"]["alarms"])
+    pa = v.section(PartitionsSection)
+    assert pa is not None and list(pa.per_partition_requests) == data["partitions"]["per_partition"]["requests"]
+    assert v.info.fault_kind and v.info.fault_window_rel is not None
+
+
+def test_no_report_reads_analyzer_data_by_string_keys() -> None:
+    """The report modules use the typed sections: no ``.data`` of an analyzer result, no ``verdict.run`` dict."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "harness" / "report"
+    offenders = []
+    for path in sorted(p for p in root.glob("*.py") if p.name != "verdict_json.py"):  # it writes the JSON
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "data" and not (
+                    isinstance(node.value, ast.Name) and node.value.id == "chunk"):
+                offenders.append(f"{path.name}:{node.lineno} .data")
+            if isinstance(node, ast.Attribute) and node.attr == "run" and isinstance(node.value, ast.Name) \
+                    and node.value.id == "verdict":
+                offenders.append(f"{path.name}:{node.lineno} verdict.run")
+    assert not offenders, offenders

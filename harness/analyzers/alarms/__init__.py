@@ -24,11 +24,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.analyzers.alarms.cloudwatch import ALARM, AlarmResult, AlarmSpec, Datapoint, aggregate, evaluate
+from harness.analyzers.alarms.cloudwatch import (
+    ALARM,
+    INSUFFICIENT,
+    AlarmResult,
+    AlarmSpec,
+    Datapoint,
+    aggregate,
+    evaluate,
+)
 from harness.analyzers.alarms.cloudwatch import period_starts as _period_starts
 from harness.analyzers.base import AnalyzerResult, fmt_ts
 from harness.analyzers.dynamo_calls import dynamodb_calls
 from harness.analyzers.rundata import RunData
+from harness.analyzers.sections import AlarmChange, AlarmsSection, AlarmTrack
 from harness.slo import Slo
 
 __all__ = ["AlarmSpec", "AlarmsAnalyzer", "Datapoint", "aggregate", "evaluate"]
@@ -89,6 +98,8 @@ class AlarmsAnalyzer:
         res.data["skipped"] = skipped
         res.data["cannot_fire"] = self.cannot_fire(run, slo, period)
         self._checks(run, slo, res, results, baseline, skipped)
+        res.section = AlarmsSection(period, tuple(_track(k, v, run.t0) for k, v in results.items()),
+                                    dict(res.data["cannot_fire"]))
         return res
 
     @staticmethod
@@ -220,3 +231,11 @@ class AlarmsAnalyzer:
                       "; ".join(f"ALARM at {fmt_ts(e.end, t0)} (value {e.value})" for e in bad)
                       or f"no ALARM over the {len(base.evaluations)} period(s) overlapping the baseline; "
                       f"fired overall: {when}")
+
+
+def _track(name: str, r: AlarmResult, t0: float) -> AlarmTrack:
+    """One alarm's firing history in run-relative seconds, for the reports."""
+    return AlarmTrack(name, tuple(round(t - t0, 3) for t in r.fired_at), tuple(round(t - t0, 3) for t in r.cleared_at),
+                      tuple(AlarmChange(round(float(c["ts"]) - t0, 3), str(c["from"]), str(c["to"]))
+                            for c in r.changes),
+                      r.evaluations[-1].state if r.evaluations else INSUFFICIENT)
