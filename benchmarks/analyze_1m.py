@@ -83,7 +83,8 @@ def build(d: Path, n_rec: int, n_ev: int, table: bool = True) -> None:
         "run_id": d.name, "variant": "hardened", "backends": {"dynamodb": "synthetic"},
         "phases": [{"name": "baseline", "start": t0, "end": t0 + 200}, {"name": "fault", "start": t0 + 200,
                    "end": t0 + 400}, {"name": "recovery", "start": t0 + 400, "end": t0 + dur}],
-        "fault": {"kind": "dynamo_latency", "value": "2s", "start": t0 + 200, "end": t0 + 400},
+        "fault": {"kind": "dynamo-latency-2s", "faults": ["dynamodb latency 2000ms"], "start": t0 + 200,
+                  "end": t0 + 400, "dynamodb": {"latency_ms": 2000, "jitter_ms": 0, "toxicity": 1.0}},
         "breaker": {"threshold": 5, "window_s": 10, "open_s": 30, "timeout_ms": 200}, "alarm_period_s": 60}))
     (d / "timeline.json").write_text("[]")
 

@@ -241,18 +241,18 @@ def test_gate_on_the_comparison(tmp_path: Path, compare: str, passes: bool, mess
 def test_repetitions_are_the_hardened_experiment_five_times() -> None:
     step = _step("repeats")
     runs = [argv for argv in h.shell_commands(step["run"]) if argv[0] == "harness"]
-    assert len(runs) == 1  # inside the loop
+    assert len(runs) == 1
     params = h.check_harness_argv(runs[0]).params
     hardened = h.check_harness_argv(next(a for a in h.shell_commands(_step("hardened")["run"])
                                          if a[0] == "harness")).params
     for key in ("quick", "dynamo_latency", "variant", "users", "scenario"):
         assert params[key] == hardened[key], key
     assert Path(params["report_dir"]) == Path("reports") / "repeats"
-    assert "for i in 1 2 3 4 5; do" in step["run"]  # >= 5 a side: run-level statistics
+    assert params["repeat"] == 5  # >= 5 a side: run-level statistics
     assert step.get("if") == "${{ !cancelled() }}"
 
 
-def test_repetitions_step_runs_all_five_even_when_runs_fail(tmp_path: Path) -> None:
+def test_repetitions_step_goes_on_when_runs_fail(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     _fake_harness(bin_dir)
@@ -260,7 +260,7 @@ def test_repetitions_step_runs_all_five_even_when_runs_fail(tmp_path: Path) -> N
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_EXIT": "1", "FAKE_LOG": str(log)}
     proc = _run_step(_step("repeats"), tmp_path, env)
     assert proc.returncode == 0, proc.stderr
-    assert len(log.read_text().splitlines()) == 5
+    assert "--repeat 5" in log.read_text()
 
 
 def test_baseline_is_published_on_main_and_compared_on_pull_requests() -> None:
