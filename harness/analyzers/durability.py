@@ -29,6 +29,9 @@ from harness.analyzers.rundata import RunData
 from harness.analyzers.sections import DurabilitySection
 from harness.slo import Slo
 
+TIMESTAMP_SLACK_S = 60.0
+"""How far a stored turn's ``timestamp`` may sit from the client's receipt of its reply (clock skew, slow turns)."""
+
 
 def _sha(v: Any) -> str:
     return hashlib.sha256(str(v).encode("utf-8")).hexdigest()
@@ -91,7 +94,7 @@ class DurabilityAnalyzer:
         self._lost(run, res, recs, present, match, compared)
         kept = np.flatnonzero(match)
         if len(kept) and len(table):
-            self._content(res, sub.iloc[kept], compared)
+            self._content(res, sub.iloc[kept], recs["ts"].to_numpy(dtype=float)[kept], compared)
             self._ttl(slo, res, sub.iloc[kept])
         ob = run.events_of("outbox")
         if len(ob):
@@ -152,12 +155,28 @@ class DurabilityAnalyzer:
                       f"{int(swapped.sum())} replies named another session: {words(sample(swapped))}"
                       if swapped.any() else "every reply kept its session")
 
-    def _content(self, res: AnalyzerResult, sub: pd.DataFrame, compared: int) -> None:
+    def _content(self, res: AnalyzerResult, sub: pd.DataFrame, reply_ts: np.ndarray, compared: int) -> None:
+        """Each stored turn holds the design's attributes, not only the text the hashes compare.
+
+        ``user_message``, ``assistant_reply`` and ``intent`` non-empty (the next turn's intent
+        classification reads the stored intents), and ``timestamp`` in epoch seconds within
+        ``TIMESTAMP_SLACK_S`` of the reply the client received (a millisecond or stale stamp breaks
+        every "last N turns" read and the TTL).
+        """
         blank = pd.Series("", index=sub.index)
-        empty = ((sub.get("user_message", blank).fillna("").astype(str) == "")
-                 | (sub.get("assistant_reply", blank).fillna("").astype(str) == ""))
-        res.check("content", not empty.any(), int(empty.sum()), "0 empty items",
-                  f"{int(empty.sum())} stored turns with an empty message or reply"
+        bad: dict[str, np.ndarray] = {
+            name: (sub.get(name, blank).fillna("").astype(str) == "").to_numpy()
+            for name in ("user_message", "assistant_reply", "intent")}
+        stamp = pd.to_numeric(sub.get("timestamp", blank), errors="coerce").to_numpy(dtype=float)
+        bad["timestamp"] = ~(np.abs(stamp - reply_ts) <= TIMESTAMP_SLACK_S)
+        wrong = np.logical_or.reduce(list(bad.values()))
+        says = {n: f"an empty {n}" for n in bad} | {"timestamp": f"a timestamp over {TIMESTAMP_SLACK_S:g} s "
+                                                                  "from its reply (or not epoch seconds)"}
+        detail = "; ".join(f"{int(m.sum())} with {says[n]}" for n, m in bad.items() if m.any())
+        res.check("content", not wrong.any(), int(wrong.sum()),
+                  "every stored turn has its message, reply, intent and a timestamp (s) of its reply",
+                  (f"{int(wrong.sum())} of {len(sub)} stored turns: {detail}" if wrong.any()
+                   else f"all {len(sub)} stored turns complete")
                   + ("" if compared else " (no hashes in the records: content not compared)"))
 
     def _ttl(self, slo: Slo, res: AnalyzerResult, sub: pd.DataFrame) -> None:

@@ -452,3 +452,22 @@ def test_structured_dynamodb_fault_decides_whether_the_breaker_must_open() -> No
     assert fault_should_open({"kind": combined, "dynamodb": {"latency_ms": 2000, "jitter_ms": 0}}, 200) is True
     assert fault_should_open({"kind": "redis-down+dynamo-down", "dynamodb": {"down": True}}, 200) is True
     assert fault_should_open({"kind": "llm-latency-2s"}, 200) is False
+
+
+@pytest.mark.parametrize("spoil", ["intent", "timestamp_ms"])
+def test_content_fails_on_a_stored_turn_missing_its_design_attributes(make_run: Callable[..., Path],
+                                                                       spoil: str) -> None:
+    """A stored turn with the right text but a blank intent, or a timestamp in milliseconds, is not the design's."""
+    d = make_run(content_hashes=False)
+    _hash_records(d)
+    table = d / "table.jsonl"
+    items = [json.loads(x) for x in table.read_text().splitlines() if x.strip()]
+    for it in items[:3]:
+        if spoil == "intent":
+            it["intent"] = ""
+        else:
+            it["timestamp"] = int(it["timestamp"]) * 1000
+    table.write_text("\n".join(json.dumps(it) for it in items) + "\n")
+    c = check(analyze_run(d), "durability.content")
+    assert c.failed and c.measured >= 1
+    assert ("empty intent" if spoil == "intent" else "timestamp over") in c.detail
