@@ -200,7 +200,8 @@ class BreakerAnalyzer:
         fault = run.fault
         cfg = run.breaker_config
         t0 = run.t0
-        if not fault or not isinstance(fault.get("start"), (int, float)):
+        # A no-fault run still has a "fault" phase (a second baseline); nothing in it may open the breaker.
+        if not fault or not isinstance(fault.get("start"), (int, float)) or fault.get("faults") == []:
             opens = [t for t in tr if t["to"] == "open"]
             res.check("stays_closed_without_fault", not opens, len(opens), "breaker stays closed",
                       f"opened at {fmt_ts(opens[0]['ts'], t0)} with no fault" if opens else

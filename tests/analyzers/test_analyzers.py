@@ -471,3 +471,16 @@ def test_content_fails_on_a_stored_turn_missing_its_design_attributes(make_run: 
     c = check(analyze_run(d), "durability.content")
     assert c.failed and c.measured >= 1
     assert ("empty intent" if spoil == "intent" else "timestamp over") in c.detail
+
+
+def test_a_no_fault_run_judges_any_opening_as_unearned(make_run: Callable[..., Path]) -> None:
+    """A no-fault run still has a fault phase; the breaker opening anywhere in it fails stays_closed_without_fault."""
+    d = make_run()
+    run = json.loads((d / "run.json").read_text())
+    run["fault"] = {**run["fault"], "kind": "no-fault", "faults": []}
+    run["fault"].pop("dynamodb", None)
+    (d / "run.json").write_text(json.dumps(run))
+    v = analyze_run(d)
+    c = check(v, "breaker.stays_closed_without_fault")
+    assert c.failed and c.measured >= 1 and "with no fault" in c.detail
+    assert not any(x.name in ("breaker.closed_before_fault", "breaker.opened_after_fault") for x in v.checks)

@@ -425,7 +425,8 @@ def _durability_run(d: Path, replies: list[dict[str, Any]], stored: list[tuple[s
             for i, r in enumerate(replies)]
     write_jsonl(d / "records" / "records.jsonl", recs)
     write_jsonl(d / "table.jsonl", [{"session_id": s, "turn_number": t, "timestamp": 1, "ttl": 1 + 86400,
-                                     "user_message": "m", "assistant_reply": "r"} for s, t in stored])
+                                     "user_message": "m", "assistant_reply": "r", "intent": "chitchat"}
+                                    for s, t in stored])
     return analyze_loaded(load_run(d), None, [DurabilityAnalyzer()])
 
 
