@@ -176,6 +176,11 @@ def chaos(
         "--dynamo-blackhole", help="DynamoDB accepts connections and never answers (timeout toxic)")] = False,
     redis_blackhole: Annotated[bool, typer.Option(
         "--redis-blackhole", help="Redis accepts connections and never answers (timeout toxic)")] = False,
+    toxic: Annotated[list[str] | None, typer.Option(
+        "--toxic", help="A stream fault TARGET:KIND, optionally =VALUE and @upstream or @downstream; "
+        "repeatable. KIND reset_peer (ms before the RST, default 0), bandwidth (KB/s), slicer (bytes per "
+        "fragment) or limit_data (bytes), e.g. "
+        "dynamodb:reset_peer or redis:bandwidth=5")] = None,
     dynamo_throttle: Annotated[str | None, typer.Option(
         help="Share of DynamoDB calls answered ProvisionedThroughputExceededException (400), e.g. 20%")] = None,
     dynamo_errors: Annotated[str | None, typer.Option(
@@ -185,7 +190,8 @@ def chaos(
     ramp: Annotated[str | None, typer.Option(
         help="Latency faults rise linearly FROM..TO over the fault phase, e.g. 0ms..2s")] = None,
     toxicity: Annotated[str | None, typer.Option(
-        help="Share of connections the latency and blackhole faults affect, e.g. 30% or 0.3 (default all)")] = None,
+        help="Share of connections the latency, blackhole and --toxic faults affect, e.g. 30% or 0.3 "
+        "(default all)")] = None,
     llm_latency: Annotated[str | None, typer.Option(help="Latency added to LLM replies, e.g. 2s")] = None,
     llm_errors: Annotated[str | None, typer.Option(help="Share of LLM calls that fail (529), e.g. 30% or 0.3")] = None,
     users: Annotated[int | None, typer.Option(help="Concurrent Locust users (default 10; --quick 20)")] = None,
@@ -231,7 +237,7 @@ def chaos(
         dynamo_latency=dynamo_latency, dynamo_jitter=dynamo_jitter, dynamo_down=dynamo_down,
         redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
-        dynamo_throttle=dynamo_throttle, dynamo_errors=dynamo_errors, flap=flap, ramp=ramp,
+        toxic=tuple(toxic or ()), dynamo_throttle=dynamo_throttle, dynamo_errors=dynamo_errors, flap=flap, ramp=ramp,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
         fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,

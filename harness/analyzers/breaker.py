@@ -46,8 +46,12 @@ def _fails_calls(fault: dict[str, Any] | None, timeout_ms: float) -> tuple[bool,
     if dynamodb.get("errors"):
         # API errors on a share of calls; the SDK retries throttling, so fewer still reach the breaker
         return True, float(dynamodb["errors"])
-    if dynamodb.get("blackhole"):
+    if dynamodb.get("blackhole") or dynamodb.get("fails_calls"):  # blackhole, reset_peer
         return True, share
+    if dynamodb.get("may_fail_calls"):
+        # bandwidth, slicer, limit_data: some calls outlast the timeout or lose their connection,
+        # others succeed, however many connections the toxic touches -- a partial fault
+        return True, min(share, 0.5)
     return float(dynamodb.get("latency_ms") or 0) >= timeout_ms, share
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from harness.chaos.faults import TOXIC_KINDS
 from harness.chaos.flags import ChaosFlags
 
 SCHEMA_PATH = Path(__file__).with_name("experiment.schema.json")
@@ -101,9 +102,12 @@ def _validate(path: Path, data: dict[str, Any], node: yaml.Node | None) -> None:
     if errors:
         lines = []
         for err in errors[:10]:
-            field = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-            line = _line_of(node, list(err.absolute_path)) if node is not None else 1
-            lines.append(f"{path}: line {line}: {field}: {err.message}")
+            where, message = list(err.absolute_path), err.message
+            if err.validator == "not" and err.validator_value == {}:  # the schema's "a key this kind does not take"
+                message = f"{where[-1]} is not a parameter of this fault's kind"
+            field = ".".join(str(p) for p in where) or "(top level)"
+            line = _line_of(node, where) if node is not None else 1
+            lines.append(f"{path}: line {line}: {field}: {message}")
         raise ExperimentError("\n".join(lines))
 
 
@@ -118,8 +122,13 @@ def _fault_flags(faults: list[dict[str, Any]]) -> dict[str, Any]:
                 out[f"{p}_jitter"] = fault["jitter"]
         elif kind in ("down", "blackhole"):
             out[f"{p}_{kind}"] = True
+        elif kind in TOXIC_KINDS:  # the --toxic spelling, TARGET:KIND[=VALUE][@STREAM]
+            spec = f"{fault['target']}:{kind}" + (f"={fault['value']}" if "value" in fault else "")
+            out.setdefault("toxic", []).append(spec + (f"@{fault['stream']}" if "stream" in fault else ""))
         else:  # throttle, errors
             out[f"{p}_{kind}"] = str(fault["rate"])
+    if "toxic" in out:
+        out["toxic"] = tuple(out["toxic"])
     return out
 
 

@@ -20,7 +20,9 @@ from harness.chaos.faults import (
     Fault,
     LatencyFault,
     LlmErrorFault,
+    ToxicFault,
     parse_rate,
+    parse_toxic,
 )
 from harness.chaos.load import SCENARIO_CLASSES
 from harness.chaos.runner import (
@@ -59,6 +61,7 @@ class ChaosFlags:
     dynamo_blackhole: bool = False
     redis_blackhole: bool = False
     toxicity: str | None = None
+    toxic: tuple[str, ...] = ()
     dynamo_throttle: str | None = None
     flap: str | None = None
     ramp: str | None = None
@@ -88,7 +91,7 @@ class ChaosFlags:
 
 # What an experiment file declares; the command line may not also set these.
 EXPERIMENT_OWNS = ("dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency",
-                   "llm_errors", "dynamo_blackhole", "redis_blackhole", "toxicity", "dynamo_throttle",
+                   "llm_errors", "dynamo_blackhole", "redis_blackhole", "toxicity", "toxic", "dynamo_throttle",
                    "dynamo_errors", "flap", "ramp", "users", "arrival_rate", "scenario", "baseline", "fault",
                    "recovery", "slo")
 
@@ -155,8 +158,13 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
     try:
         share, tail = _share(f)
         faults, labels = _proxy_faults(f, share, tail)
-        if f.toxicity is not None and not any(isinstance(x, LatencyFault | BlackholeFault) for x in faults):
-            raise UsageError("--toxicity applies to latency and blackhole faults: give one of them too")
+        for spec in f.toxic:
+            fault = parse_toxic(spec, share)
+            faults.append(fault)
+            labels.append(f"{fault.proxy.replace('dynamodb', 'dynamo')}-{fault.toxic_type.replace('_', '-')}{tail}")
+        if f.toxicity is not None and not any(isinstance(x, LatencyFault | BlackholeFault | ToxicFault)
+                                              for x in faults):
+            raise UsageError("--toxicity applies to latency, blackhole and --toxic faults: give one of them too")
         for rate, code, label in ((f.dynamo_throttle, "ProvisionedThroughputExceededException", "dynamo-throttle"),
                                   (f.dynamo_errors, "InternalServerError", "dynamo-errors")):
             if rate is not None:

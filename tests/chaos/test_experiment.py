@@ -46,6 +46,9 @@ def test_the_flags_mean_what_the_file_says(tmp_path: Path) -> None:
     ("name: x\nfaults:\n  - {target: dynamodb, kind: down}\nexpect:\n  - {check: a, outcome: maybe}\n",
      "line 5: expect.0.outcome"),
     ("name: x\nfaults:\n  - {target: dynamodb, kind: down}\ncolour: red\n", "Additional properties"),
+    ("name: x\nfaults:\n  - target: redis\n    kind: latency\n    latency: 1s\n    value: 3\n",
+     "line 6: faults.0.value: value is not a parameter of this fault's kind"),
+    ("name: x\nfaults:\n  - {target: dynamodb, kind: reset_peer, stream: sideways}\n", "line 3: faults.0.stream"),
     ("name: [unclosed\n", "not valid YAML"),
     ("- just a list\n", "an experiment is a mapping"),
 ])
@@ -99,3 +102,14 @@ def test_the_cli_refuses_a_bad_experiment_before_anything_starts(tmp_path: Path)
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and "line 3" in proc.stderr, proc.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_stream_faults_in_a_file_mean_the_toxic_flag(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("name: crash\nfaults:\n  - {target: dynamodb, kind: reset_peer, stream: upstream}\n"
+                    "  - {target: redis, kind: bandwidth, value: 5}\n")
+    exp = load_experiment(path, tmp_path)
+    assert exp.flags.toxic == ("dynamodb:reset_peer@upstream", "redis:bandwidth=5")
+    opts, _ = build_options(exp.flags)
+    assert [f.describe() for f in opts.faults] == ["dynamodb reset_peer 0ms (upstream)",
+                                                   "redis bandwidth 5KB/s (downstream)"]

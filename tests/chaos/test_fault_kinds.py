@@ -4,7 +4,8 @@
   call timeout, not by a socket default;
 * throttling reaches the service as DynamoDB's own 400 answers, which the SDK
   retries, and the run's data names them;
-* a flapping fault is applied and removed on schedule, each change timed.
+* a flapping fault is applied and removed on schedule, each change timed;
+* a connection reset (``--toxic dynamodb:reset_peer``) fails calls at once and opens the breaker.
 """
 
 from __future__ import annotations
@@ -81,4 +82,22 @@ def test_a_flapping_fault_is_applied_and_removed_on_schedule(tmp_path: Path) -> 
     transitions = [e for e in events(run, "breaker_transition") if e["to"] == "open"
                    and run_json["fault"]["start"] <= e["ts"] <= run_json["fault"]["end"]]
     assert transitions
+    assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
+
+
+def test_a_dynamodb_reset_peer_fails_calls_fast_and_opens_the_breaker(tmp_path: Path) -> None:
+    """Every DynamoDB connection reset on its first request: calls fail at once, not at the timeout."""
+    proc, run = chaos(tmp_path, "--toxic", "dynamodb:reset_peer", "--seed", "4")
+    found = checks(run)
+    run_json = json.loads((run / "run.json").read_text())
+    assert run_json["fault"]["dynamodb"]["fails_calls"] is True
+    assert run_json["fault"]["faults"] == ["dynamodb reset_peer 0ms (upstream)"]
+    failed = [e for e in _fault_calls(run) if e.get("outcome") not in ("ok", "circuit_open")]
+    assert failed, "no DynamoDB call failed under reset_peer"
+    waits = [float(e["latency_ms"]) for e in failed]  # type: ignore[arg-type]
+    assert statistics.median(waits) < TIMEOUT_MS, sorted(waits)[-10:]  # a reset is an answer, not a wait
+    opened = found["breaker.opened_after_fault"]
+    assert opened["outcome"] in ("pass", "inconclusive"), opened  # inconclusive: already open at fault start
+    for phase in ("baseline", "fault", "recovery"):
+        assert found[f"requests.{phase}.failed"]["outcome"] == "pass", found[f"requests.{phase}.failed"]
     assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]

@@ -29,9 +29,9 @@ from harness.chaos.flags import ChaosFlags, UsageError, build_options
         (ChaosFlags(baseline="0s"), "phase lengths"),
         (ChaosFlags(fault="2h"), "phase lengths"),
         (ChaosFlags(breaker="threshold=5"), "--breaker"),
-        (ChaosFlags(toxicity="30%"), "--toxicity applies to latency and blackhole faults"),
+        (ChaosFlags(toxicity="30%"), "--toxicity applies to latency, blackhole and --toxic faults"),
         (ChaosFlags(dynamo_blackhole=True, toxicity="130%"), "invalid rate"),
-        (ChaosFlags(dynamo_down=True, toxicity="0.5"), "--toxicity applies to latency and blackhole faults"),
+        (ChaosFlags(dynamo_down=True, toxicity="0.5"), "--toxicity applies to latency, blackhole and --toxic faults"),
     ],
 )
 def test_each_bad_flag_is_a_usage_error(flags: ChaosFlags, message: str) -> None:
@@ -92,3 +92,23 @@ def test_api_errors_refuse_a_dynamodb_that_is_not_our_stand_in() -> None:
         opts.faults[0].bind({"dynamodb": {"backend": "dynalite", "url": "http://127.0.0.1:1"}})
     with pytest.raises(NoControlApi, match="--target"):
         opts.faults[0].bind({})
+
+
+def test_toxic_flags_become_stream_faults_and_the_breaker_reads_their_effect() -> None:
+    from harness.analyzers.breaker import fault_may_open, fault_should_open
+
+    opts, _ = build_options(ChaosFlags(toxic=("dynamodb:reset_peer", "redis:bandwidth=5@upstream"), quick=True))
+    assert opts.fault_label == "dynamo-reset-peer+redis-bandwidth"
+    reset, slow = opts.faults
+    assert (reset.kind, slow.kind) == ("dynamodb_reset_peer", "redis_bandwidth")
+    assert slow.describe() == "redis bandwidth 5KB/s (upstream)"
+    assert fault_should_open({"dynamodb": reset.effect()}, 200.0)  # every call reset: the breaker must open
+    opts, _ = build_options(ChaosFlags(toxic=("dynamodb:limit_data=200",), toxicity="50%", quick=True))
+    assert opts.fault_label == "dynamo-limit-data-50pct" and opts.faults[0].effect()["toxicity"] == 0.5
+    assert fault_may_open({"dynamodb": opts.faults[0].effect()}, 200.0)  # some calls fail: may open
+
+
+@pytest.mark.parametrize("spec", ["dynamodb:nope", "sqs:reset_peer", "dynamodb:bandwidth=-3"])
+def test_a_bad_toxic_is_a_usage_error(spec: str) -> None:
+    with pytest.raises(UsageError, match="invalid --toxic"):
+        build_options(ChaosFlags(toxic=(spec,), quick=True))

@@ -36,6 +36,7 @@ class Mutant:
     install: Callable[[], None] | None = None      # monkeypatch before create_app
     wrap: Callable[[ASGIApp], ASGIApp] | None = None  # wrap the built app
     listens: bool = True                   # False: nothing is started on the port
+    fault: tuple[str, ...] = ("--dynamo-latency", "2s")  # the run's fault flags (() for no fault at all)
     max_seconds: float | None = None       # the whole `harness chaos` run must end within this
     xfail: str | None = None               # set when the harness does NOT catch it: why (an xfail)
     xfail_strict: bool = True              # False only when the harness catches it some runs, not others

@@ -30,6 +30,10 @@ NAMES = (
     "swapped_session",
     "spurious_open",
     "false_stateless",
+    "blank_intent",
+    "spurious_open_idle",
+    "shared_breaker",
+    "blind_stateless",
 )
 
 

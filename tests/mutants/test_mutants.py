@@ -174,7 +174,7 @@ def test_mutant(mutant: Mutant, stack: dict[str, Any], tmp_path: Path) -> None:
     with load_lock(), serve(mutant, stack, tmp_path) as svc:
         began = time.monotonic()
         result = harness(
-            "chaos", "--quick", "--seed", SEED, "--dynamo-latency", "2s",
+            "chaos", "--quick", "--seed", SEED, *mutant.fault,
             "--target", svc["url"], "--toxiproxy", comps["toxiproxy"]["url"],
             "--service-events", str(svc["events"]), "--dynamodb-url", comps["dynamodb"]["url"],
             "--report-dir", str(reports), "--home", stack["home_path"], timeout=240,
