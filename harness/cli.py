@@ -194,6 +194,8 @@ def chaos(
         "(default all)")] = None,
     llm_latency: Annotated[str | None, typer.Option(help="Latency added to LLM replies, e.g. 2s")] = None,
     llm_errors: Annotated[str | None, typer.Option(help="Share of LLM calls that fail (529), e.g. 30% or 0.3")] = None,
+    llm_throttle: Annotated[str | None, typer.Option(
+        help="Share of LLM calls answered 429 rate_limit_error (with retry-after), e.g. 20%")] = None,
     users: Annotated[int | None, typer.Option(help="Concurrent Locust users (default 10; --quick 20)")] = None,
     arrival_rate: Annotated[float | None, typer.Option(help="Open-model arrivals: new sessions per second")] = None,
     scenario: Annotated[str, typer.Option(help="Scenarios, comma-separated: chat, websocket, open, zipf")] = "chat",
@@ -236,6 +238,7 @@ def chaos(
     flags = ChaosFlags(
         dynamo_latency=dynamo_latency, dynamo_jitter=dynamo_jitter, dynamo_down=dynamo_down,
         redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
+        llm_throttle=llm_throttle,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
         toxic=tuple(toxic or ()), dynamo_throttle=dynamo_throttle, dynamo_errors=dynamo_errors, flap=flap, ramp=ramp,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,

@@ -68,6 +68,7 @@ class ChaosFlags:
     dynamo_errors: str | None = None
     llm_latency: str | None = None
     llm_errors: str | None = None
+    llm_throttle: str | None = None
     users: int | None = None
     arrival_rate: float | None = None
     scenario: str = "chat"
@@ -91,9 +92,9 @@ class ChaosFlags:
 
 # What an experiment file declares; the command line may not also set these.
 EXPERIMENT_OWNS = ("dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency",
-                   "llm_errors", "dynamo_blackhole", "redis_blackhole", "toxicity", "toxic", "dynamo_throttle",
-                   "dynamo_errors", "flap", "ramp", "users", "arrival_rate", "scenario", "baseline", "fault",
-                   "recovery", "slo")
+                   "llm_errors", "llm_throttle", "dynamo_blackhole", "redis_blackhole", "toxicity", "toxic",
+                   "dynamo_throttle", "dynamo_errors", "flap", "ramp", "users", "arrival_rate", "scenario",
+                   "baseline", "fault", "recovery", "slo")
 
 
 def with_experiment(cli: ChaosFlags, declared: ChaosFlags) -> ChaosFlags:
@@ -170,9 +171,10 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
             if rate is not None:
                 faults.append(DynamoErrorFault(parse_rate(rate), code))
                 labels.append(f"{label}-{rate.rstrip('%')}")
-        if f.llm_errors is not None:
-            faults.append(LlmErrorFault(parse_rate(f.llm_errors)))
-            labels.append(f"llm-errors-{f.llm_errors.rstrip('%')}")
+        for rate, status, label in ((f.llm_errors, 529, "llm-errors"), (f.llm_throttle, 429, "llm-throttle")):
+            if rate is not None:
+                faults.append(LlmErrorFault(parse_rate(rate), status=status))
+                labels.append(f"{label}-{rate.rstrip('%')}")
     except (DurationError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     return faults, "+".join(labels) or "no-fault"

@@ -113,3 +113,12 @@ def test_stream_faults_in_a_file_mean_the_toxic_flag(tmp_path: Path) -> None:
     opts, _ = build_options(exp.flags)
     assert [f.describe() for f in opts.faults] == ["dynamodb reset_peer 0ms (upstream)",
                                                    "redis bandwidth 5KB/s (downstream)"]
+
+
+def test_llm_throttling_in_a_file_means_the_llm_throttle_flag(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("name: overload\nfaults:\n  - {target: llm, kind: throttle, rate: 20%}\n")
+    exp = load_experiment(path, tmp_path)
+    assert exp.flags.llm_throttle == "20%"
+    opts, _ = build_options(exp.flags)
+    assert [f.describe() for f in opts.faults] == ["llm throttled 20% (429)"]

@@ -253,3 +253,22 @@ def test_in_process_server_serves_async_sdk_and_stops() -> None:
         assert srv.state.counters["streams"] == 1
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/healthz", timeout=2)
+
+
+def test_the_llm_throttle_fault_answers_429_to_the_real_sdk_and_rolls_back(url: str) -> None:
+    """``--llm-throttle 100%`` through the harness's own fault class: the SDK sees RateLimitError, then none."""
+    from harness.chaos.faults import LlmErrorFault
+    from harness.chaos.flags import ChaosFlags, build_options
+
+    opts, _ = build_options(ChaosFlags(llm_throttle="100%", quick=True))
+    [fault] = opts.faults
+    assert isinstance(fault, LlmErrorFault) and fault.kind == "llm_throttle" and opts.fault_label == "llm-throttle-100"
+    fault.bind({"llm": {"backend": "anthropic-standin", "url": url}})
+    done = fault.apply(None)  # type: ignore[arg-type]  # the stand-in's control API, no proxy needed
+    assert done["detail"]["standin_faults"]["status"] == 429
+    with _sync(url) as client, pytest.raises(anthropic.RateLimitError) as exc:
+        client.messages.create(model="m", max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
+    assert exc.value.status_code == 429 and exc.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    fault.rollback(None)  # type: ignore[arg-type]
+    with _sync(url) as client:
+        client.messages.create(model="m", max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""A share of LLM calls answered with an API error (529 ``overloaded_error`` by default).
+"""A share of LLM calls answered with an API error: 529 ``overloaded_error``, or 429 ``rate_limit_error``.
 
 A TCP proxy cannot forge an HTTP answer, so with our stand-in reachable the
 errors are real answers from its control API; otherwise a ``reset_peer``
@@ -18,7 +18,7 @@ from harness.toxiclient import ToxiproxyClient
 
 @dataclass
 class LlmErrorFault(Fault):
-    """A share of LLM calls answered with 529 ``overloaded_error``.
+    """A share of LLM calls answered with 529 ``overloaded_error`` (or ``status`` 429 ``rate_limit_error``).
 
     With our stand-in reachable (``control_url``) the errors are real HTTP
     answers from its control API; otherwise a ``reset_peer`` toxic with the
@@ -33,7 +33,7 @@ class LlmErrorFault(Fault):
 
     @property
     def kind(self) -> str:
-        return "llm_errors"
+        return "llm_throttle" if self.status == 429 else "llm_errors"
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         if self.control_url:
@@ -54,7 +54,8 @@ class LlmErrorFault(Fault):
         return {"proxy": "llm", "toxic": toxic_name(self.tag, "llm_errors")}
 
     def describe(self) -> str:
-        return f"llm errors {self.rate:.0%} ({self.status})"
+        what = "throttled" if self.status == 429 else "errors"
+        return f"llm {what} {self.rate:.0%} ({self.status})"
 
     def bind(self, components: dict[str, Any]) -> None:
         llm = components.get("llm", {})
