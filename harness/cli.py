@@ -176,6 +176,9 @@ def chaos(
         "--dynamo-blackhole", help="DynamoDB accepts connections and never answers (timeout toxic)")] = False,
     redis_blackhole: Annotated[bool, typer.Option(
         "--redis-blackhole", help="Redis accepts connections and never answers (timeout toxic)")] = False,
+    redis_readonly: Annotated[bool, typer.Option(
+        "--redis-readonly", help="Redis refuses writes with READONLY, as a demoted replica does (embedded "
+        "redis-server only)")] = False,
     toxic: Annotated[list[str] | None, typer.Option(
         "--toxic", help="A stream fault TARGET:KIND, optionally =VALUE and @upstream or @downstream; "
         "repeatable. KIND reset_peer (ms before the RST, default 0), bandwidth (KB/s), slicer (bytes per "
@@ -240,7 +243,8 @@ def chaos(
         redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
         llm_throttle=llm_throttle,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
-        toxic=tuple(toxic or ()), dynamo_throttle=dynamo_throttle, dynamo_errors=dynamo_errors, flap=flap, ramp=ramp,
+        redis_readonly=redis_readonly, toxic=tuple(toxic or ()), dynamo_throttle=dynamo_throttle,
+        dynamo_errors=dynamo_errors, flap=flap, ramp=ramp,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
         fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,

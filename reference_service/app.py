@@ -35,6 +35,7 @@ from reference_service.memory.breaker import BreakerBase, CircuitBreaker
 from reference_service.memory.cache import RedisCache
 from reference_service.memory.dynamo import DynamoStore, is_client_error
 from reference_service.memory.history import MODES, HardenedHistory, SeedHistory
+from reference_service.memory.memo import LastTurns
 from reference_service.memory.observe import Observer
 from reference_service.memory.outbox import Outbox
 from reference_service.memory.snippet_breaker import SnippetBreaker
@@ -138,10 +139,11 @@ class Service:
         self.history: SeedHistory | HardenedHistory
         self.writer: SeedWriter | HardenedWriter
         if hardened:
-            self.history = HardenedHistory(self.dynamo, self.cache, self.breaker, observer, self.outbox)
+            last_turns = LastTurns()  # shared: the reader trusts only windows that reach what the writer gave out
+            self.history = HardenedHistory(self.dynamo, self.cache, self.breaker, observer, self.outbox, last_turns)
             self.writer = HardenedWriter(
                 self.dynamo, self.cache, self.breaker, observer, self.outbox, self.events, self.metrics,
-                retry_s=config.outbox_retry_s,
+                retry_s=config.outbox_retry_s, last_turns=last_turns,
             )
         else:
             self.history = SeedHistory(self.dynamo, self.cache, self.breaker, observer)

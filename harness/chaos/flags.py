@@ -20,6 +20,7 @@ from harness.chaos.faults import (
     Fault,
     LatencyFault,
     LlmErrorFault,
+    RedisReadonlyFault,
     ToxicFault,
     parse_rate,
     parse_toxic,
@@ -60,6 +61,7 @@ class ChaosFlags:
     redis_down: bool = False
     dynamo_blackhole: bool = False
     redis_blackhole: bool = False
+    redis_readonly: bool = False
     toxicity: str | None = None
     toxic: tuple[str, ...] = ()
     dynamo_throttle: str | None = None
@@ -92,8 +94,8 @@ class ChaosFlags:
 
 # What an experiment file declares; the command line may not also set these.
 EXPERIMENT_OWNS = ("dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency",
-                   "llm_errors", "llm_throttle", "dynamo_blackhole", "redis_blackhole", "toxicity", "toxic",
-                   "dynamo_throttle", "dynamo_errors", "flap", "ramp", "users", "arrival_rate", "scenario",
+                   "llm_errors", "llm_throttle", "dynamo_blackhole", "redis_blackhole", "redis_readonly", "toxicity",
+                   "toxic", "dynamo_throttle", "dynamo_errors", "flap", "ramp", "users", "arrival_rate", "scenario",
                    "baseline", "fault", "recovery", "slo")
 
 
@@ -171,6 +173,9 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
             if rate is not None:
                 faults.append(DynamoErrorFault(parse_rate(rate), code))
                 labels.append(f"{label}-{rate.rstrip('%')}")
+        if f.redis_readonly:
+            faults.append(RedisReadonlyFault())
+            labels.append("redis-readonly")
         for rate, status, label in ((f.llm_errors, 529, "llm-errors"), (f.llm_throttle, 429, "llm-throttle")):
             if rate is not None:
                 faults.append(LlmErrorFault(parse_rate(rate), status=status))

@@ -15,7 +15,9 @@ the snippet breaker with ``Limit=10`` and no TTL filter.  ``HardenedHistory``
 keeps 10 turns in Redis so a full hit serves the whole window, falls back to
 DynamoDB on a partial hit (level 1 if DynamoDB then fails), filters expired
 items (``ttl > now``) and pages past them, and merges turns still waiting in
-the outbox so an outage does not make the conversation forget itself.
+the outbox so an outage does not make the conversation forget itself. It also
+distrusts a cached window that misses a turn this process wrote (Redis took
+the read but refused the write, e.g. ``READONLY``; see ``memo.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from reference_service.memory.breaker import BreakerBase
 from reference_service.memory.cache import RedisCache
 from reference_service.memory.dynamo import DynamoStore
+from reference_service.memory.memo import LastTurns
 from reference_service.memory.observe import Observer, OpResult, reason_of
 from reference_service.memory.outbox import Outbox
 from reference_service.turns import Turn
@@ -124,12 +127,14 @@ class HardenedHistory:
         breaker: BreakerBase,
         observer: Observer,
         outbox: Outbox,
+        last_turns: LastTurns | None = None,
     ) -> None:
         self.dynamo = dynamo
         self.cache = cache
         self.breaker = breaker
         self.obs = observer
         self.outbox = outbox
+        self.last_turns = last_turns or LastTurns()
 
     @staticmethod
     def _complete(turns: list[Turn]) -> bool:
@@ -154,7 +159,11 @@ class HardenedHistory:
             session_id=session_id,
         )
         cached: list[Turn] = self._merge(redis.value) if redis.ok else []
-        if self._complete(cached):
+        # A window that misses a turn this process wrote is stale (Redis refused that write): read DynamoDB.
+        # (the outbox holds turns DynamoDB has not taken yet, so they count as written)
+        newest = max((t.turn_number for t in (*cached, *pending)), default=0)
+        fresh = bool(cached) and newest >= self.last_turns.get(session_id)
+        if fresh and self._complete(cached):
             turns = self._merge(cached, pending)
             return HistoryResult(turns, source="redis", max_turn_seen=max(t.turn_number for t in turns))
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ from reference_service.events import EventLog
 from reference_service.memory.breaker import BreakerBase, CircuitOpenError
 from reference_service.memory.cache import RedisCache
 from reference_service.memory.dynamo import DynamoStore, is_client_error
+from reference_service.memory.memo import LastTurns
 from reference_service.memory.observe import Observer, OpResult
 from reference_service.memory.outbox import Outbox, OutboxEntry
 from reference_service.metrics import Metrics
@@ -121,6 +121,7 @@ class HardenedWriter:
         events: EventLog,
         metrics: Metrics,
         retry_s: float = 0.5,
+        last_turns: LastTurns | None = None,
     ) -> None:
         self.dynamo = dynamo
         self.cache = cache
@@ -130,21 +131,17 @@ class HardenedWriter:
         self.events = events
         self.metrics = metrics
         self.retry_s = retry_s
-        self._last: OrderedDict[str, int] = OrderedDict()
+        self.last_turns = last_turns or LastTurns()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.metrics.outbox_pending.set(outbox.pending)
 
     def _remember(self, session_id: str, number: int) -> None:
-        if number > self._last.get(session_id, 0):
-            self._last[session_id] = number
-        self._last.move_to_end(session_id)
-        while len(self._last) > 100_000:
-            self._last.popitem(last=False)
+        self.last_turns.remember(session_id, number)
 
     async def allocate(self, session_id: str, max_turn_seen: int) -> int:
         """The next turn number: max of the Redis counter, the read, and the local memo."""
-        floor = max(max_turn_seen, self._last.get(session_id, 0)) + 1
+        floor = max(max_turn_seen, self.last_turns.get(session_id)) + 1
         counter = await self.obs.run(
             "memory_write", "redis", "counter", lambda: self.cache.next_turn_number(session_id),
             session_id=session_id,

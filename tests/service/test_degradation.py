@@ -209,3 +209,29 @@ def test_outbox_journal_survives_restart(make_config, dynamo_proxy, moto_port, t
         wait_for(lambda: svc2.service.outbox.pending == 0, 15)
     stored = items(moto_port, cfg.table_name, sid)
     assert {n: i["user_message"]["S"] for n, i in stored.items()} == {1: "keep me", 2: "and me"}
+
+
+def test_hardened_distrusts_a_cached_window_that_missed_a_refused_write(make_config, redis_port,
+                                                                        tmp_path: Path) -> None:
+    """A demoted Redis (READONLY) still serves the old list; the next turn must read DynamoDB, not that list."""
+    cfg = make_config(variant="hardened")
+    rds = redis.Redis(port=redis_port, decode_responses=True)
+    with run_service(cfg, tmp_path / "ev.jsonl") as svc:
+        r = svc.chat("recommend dark fantasy manga")
+        cookie, sid = cookie_of(r), r.json()["session_id"]
+        for i in range(2, 4):
+            svc.chat(f"message {i}", cookie)
+        assert rds.llen(f"session:{sid}") == 3
+        rds.execute_command("REPLICAOF", "127.0.0.1", "1")  # writes now answer READONLY, reads go on
+        try:
+            fourth = svc.chat("is the first one on Kindle?", cookie).json()
+            assert fourth["turn_number"] == 4 and fourth["persisted"] is True  # DynamoDB took it
+            assert rds.llen(f"session:{sid}") == 3  # Redis refused it but still looks complete
+            fifth = svc.chat("and the second one?", cookie).json()
+        finally:
+            rds.execute_command("REPLICAOF", "NO", "ONE")
+        meta = fifth["debug_metadata"]
+        assert meta["memory_mode"] == "full" and meta["turns_loaded"] == 4, meta
+        assert "dynamodb" in meta["history_source"], meta
+        refused = [e for e in svc.events("memory_write") if e.get("store") == "redis" and e.get("outcome") != "ok"]
+        assert refused, "the refused Redis write left no trace in the event log"
