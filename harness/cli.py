@@ -184,6 +184,9 @@ def chaos(
         "repeatable. KIND reset_peer (ms before the RST, default 0), bandwidth (KB/s), slicer (bytes per "
         "fragment) or limit_data (bytes), e.g. "
         "dynamodb:reset_peer or redis:bandwidth=5")] = None,
+    dynamo_timeouts: Annotated[str | None, typer.Option(
+        help="Intermittent DynamoDB timeouts N/WINDOW: the first N calls of every window are held 1 s "
+        "(past the breaker's timeout), e.g. 3/10s (embedded stand-in only)")] = None,
     dynamo_throttle: Annotated[str | None, typer.Option(
         help="Share of DynamoDB calls answered ProvisionedThroughputExceededException (400), e.g. 20%")] = None,
     dynamo_errors: Annotated[str | None, typer.Option(
@@ -244,7 +247,7 @@ def chaos(
         llm_throttle=llm_throttle,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
         redis_readonly=redis_readonly, toxic=tuple(toxic or ()), dynamo_throttle=dynamo_throttle,
-        dynamo_errors=dynamo_errors, flap=flap, ramp=ramp,
+        dynamo_errors=dynamo_errors, dynamo_timeouts=dynamo_timeouts, flap=flap, ramp=ramp,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
         fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,

@@ -48,9 +48,9 @@ def _fails_calls(fault: dict[str, Any] | None, timeout_ms: float) -> tuple[bool,
         return True, float(dynamodb["errors"])
     if dynamodb.get("blackhole") or dynamodb.get("fails_calls"):  # blackhole, reset_peer
         return True, share
-    if dynamodb.get("may_fail_calls"):
-        # bandwidth, slicer, limit_data: some calls outlast the timeout or lose their connection,
-        # others succeed, however many connections the toxic touches -- a partial fault
+    if dynamodb.get("may_fail_calls") or dynamodb.get("timeouts_per_window"):
+        # bandwidth, slicer, limit_data, intermittent timeouts: some calls outlast the timeout or lose
+        # their connection, others succeed, however many connections are touched -- a partial fault
         return True, min(share, 0.5)
     return float(dynamodb.get("latency_ms") or 0) >= timeout_ms, share
 

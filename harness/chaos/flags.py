@@ -17,11 +17,13 @@ from harness.chaos.faults import (
     BlackholeFault,
     DownFault,
     DynamoErrorFault,
+    DynamoTimeoutsFault,
     Fault,
     LatencyFault,
     LlmErrorFault,
     RedisReadonlyFault,
     ToxicFault,
+    parse_burst,
     parse_rate,
     parse_toxic,
 )
@@ -68,6 +70,7 @@ class ChaosFlags:
     flap: str | None = None
     ramp: str | None = None
     dynamo_errors: str | None = None
+    dynamo_timeouts: str | None = None
     llm_latency: str | None = None
     llm_errors: str | None = None
     llm_throttle: str | None = None
@@ -93,10 +96,12 @@ class ChaosFlags:
 
 
 # What an experiment file declares; the command line may not also set these.
-EXPERIMENT_OWNS = ("dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency",
-                   "llm_errors", "llm_throttle", "dynamo_blackhole", "redis_blackhole", "redis_readonly", "toxicity",
-                   "toxic", "dynamo_throttle", "dynamo_errors", "flap", "ramp", "users", "arrival_rate", "scenario",
-                   "baseline", "fault", "recovery", "slo")
+EXPERIMENT_OWNS = (
+    "dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency", "llm_errors",
+    "llm_throttle", "dynamo_blackhole", "redis_blackhole", "redis_readonly", "toxicity", "toxic", "dynamo_throttle",
+    "dynamo_errors", "dynamo_timeouts", "flap", "ramp", "users", "arrival_rate", "scenario", "baseline", "fault",
+    "recovery", "slo",
+)
 
 
 def with_experiment(cli: ChaosFlags, declared: ChaosFlags) -> ChaosFlags:
@@ -173,6 +178,10 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
             if rate is not None:
                 faults.append(DynamoErrorFault(parse_rate(rate), code))
                 labels.append(f"{label}-{rate.rstrip('%')}")
+        if f.dynamo_timeouts is not None:
+            count, every = parse_burst(f.dynamo_timeouts)
+            faults.append(DynamoTimeoutsFault(count, every))
+            labels.append(f"dynamo-timeouts-{count}-per-{every:g}s")
         if f.redis_readonly:
             faults.append(RedisReadonlyFault())
             labels.append("redis-readonly")

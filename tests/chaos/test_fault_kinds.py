@@ -101,3 +101,31 @@ def test_a_dynamodb_reset_peer_fails_calls_fast_and_opens_the_breaker(tmp_path: 
     for phase in ("baseline", "fault", "recovery"):
         assert found[f"requests.{phase}.failed"]["outcome"] == "pass", found[f"requests.{phase}.failed"]
     assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
+
+
+def test_intermittent_timeouts_never_open_either_breaker(tmp_path: Path) -> None:
+    """3 timeouts every 10 s never put 5 failures in one breaker window (5 s, --quick).
+
+    The spec breaker (sliding window) must stay closed, and every turn still answers.
+    The seed's snippet breaker stays closed too, for a reason of its own: it guards
+    only the read path and its count restarts on every success, so intermittent
+    failures never add up; the held writes, outside any breaker and without a timeout,
+    made their users wait the full second instead.
+    """
+    for side in ("hardened", "seed"):
+        (tmp_path / side).mkdir()
+    proc, run = chaos(tmp_path / "hardened", "--dynamo-timeouts", "3/10s", "--seed", "4")
+    applied = next(t for t in json.loads((run / "timeline.json").read_text()) if t["action"] == "apply")
+    assert applied["detail"]["standin_faults"] == {"burst": 3, "every_s": 10.0, "delay_ms": 1000}
+    held = [e for e in _fault_calls(run) if e.get("outcome") == "timeout"]
+    assert 3 <= len(held) <= 6, held  # two windows in a 14 s fault phase, 3 each
+    assert not [t for t in events(run, "breaker_transition") if t["to"] == "open"]
+    found = checks(run)
+    for phase in ("baseline", "fault", "recovery"):
+        assert found[f"requests.{phase}.failed"]["outcome"] == "pass", found[f"requests.{phase}.failed"]
+    assert json.loads((run / "run.json").read_text())["fault"]["dynamodb"]["timeouts_per_window"] == 3
+
+    proc, run = chaos(tmp_path / "seed", "--dynamo-timeouts", "3/10s", "--seed", "4", "--variant", "seed")
+    assert not [t for t in events(run, "breaker_transition") if t["to"] == "open"]
+    waited = [e for e in _fault_calls(run) if e.get("event") == "memory_write" and float(e["latency_ms"]) >= 900]
+    assert 3 <= len(waited) <= 6, waited  # the held puts, each a user's turn waiting ~1 s

@@ -88,9 +88,31 @@ def test_botocore_retries_throttling_and_succeeds(server: DynamoServer) -> None:
     {"error_rate": 0}, {"error_rate": 1.5}, {"error_rate": "x"}, {"error_rate": True},
     {"error_rate": 0.5, "code": "Nope"}, {"error_rate": 0.5, "operations": ["Put Item"]},
     {"error_rate": 0.5, "extra": 1}, [1, 2],
+    {"burst": 0, "every_s": 1}, {"burst": 3}, {"burst": 3, "every_s": 0}, {"burst": 3, "every_s": 1, "delay_ms": 0},
+    {"burst": 3, "every_s": 1, "error_rate": 0.5}, {"burst": True, "every_s": 1},
 ])
 def test_bad_control_requests_are_400_and_change_nothing(server: DynamoServer, body: Any) -> None:
     r = httpx.put(f"{server.url}/_standin/faults", json=body, timeout=5)
     assert r.status_code == 400 and r.json()["error"] == "bad_fault"
     assert httpx.get(f"{server.url}/_standin/faults", timeout=5).json()["fault"] is None
     _client(server.url, 0).put_item(TableName="T", Item={"k": {"S": "ok"}})
+
+
+def test_burst_holds_exactly_n_calls_per_window_then_answers_them(server: DynamoServer) -> None:
+    """3 calls per 1 s window held 300 ms, the rest at once; a held call still succeeds (a late answer)."""
+    import time
+
+    assert _set(server, burst=3, every_s=1.0, delay_ms=300).status_code == 200
+    client = _client(server.url, 0)
+    took: list[tuple[float, float]] = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.8:  # two windows (the third starts at 2 s)
+        t = time.monotonic()
+        client.get_item(TableName="T", Key={"k": {"S": "missing"}})
+        took.append((t - t0, time.monotonic() - t))
+    held = [at for at, d in took if d >= 0.25]
+    assert len(took) > 8 and len(held) in (5, 6), took  # 3 per window; the second may be cut short
+    assert held[:3] == [at for at, _ in took[:3]]  # the first three calls of the first window
+    assert all(at >= 0.85 for at in held[3:]), held  # the next group waits for the next window
+    state = httpx.get(f"{server.url}/_standin/faults", timeout=5).json()
+    assert state["fault"]["burst"] == 3 and state["failed"] == len(held)

@@ -10,6 +10,7 @@ from harness.chaos.faults.base import TOXIC_PREFIX, Fault, parse_rate, toxic_nam
 from harness.chaos.faults.blackhole import BlackholeFault
 from harness.chaos.faults.down import DownFault
 from harness.chaos.faults.dynamo_errors import DynamoErrorFault
+from harness.chaos.faults.dynamo_timeouts import DynamoTimeoutsFault, parse_burst
 from harness.chaos.faults.latency import LatencyFault
 from harness.chaos.faults.limit_data import LimitDataFault
 from harness.chaos.faults.llm_errors import LlmErrorFault
@@ -47,7 +48,9 @@ def parse_toxic(spec: str, toxicity: float = 1.0) -> ToxicFault:
     return TOXIC_KINDS[kind](target, number, stream, toxicity)
 
 
-__all__ = ["STREAMS", "TARGETS", "TOXIC_KINDS", "TOXIC_PREFIX", "BandwidthFault", "BlackholeFault", "DownFault",
-           "DynamoErrorFault", "Fault", "LatencyFault", "LimitDataFault", "LlmErrorFault", "NotOurRedis",
-           "RedisReadonlyFault", "ResetPeerFault",
-           "SlicerFault", "ToxicFault", "parse_rate", "parse_toxic", "toxic_name"]
+__all__ = [
+    "STREAMS", "TARGETS", "TOXIC_KINDS", "TOXIC_PREFIX", "BandwidthFault", "BlackholeFault", "DownFault",
+    "DynamoErrorFault", "DynamoTimeoutsFault", "Fault", "LatencyFault", "LimitDataFault", "LlmErrorFault",
+    "NotOurRedis", "RedisReadonlyFault", "ResetPeerFault", "SlicerFault", "ToxicFault", "parse_burst",
+    "parse_rate", "parse_toxic", "toxic_name",
+]
