@@ -114,7 +114,7 @@ def test_intermittent_timeouts_never_open_either_breaker(tmp_path: Path) -> None
     """
     for side in ("hardened", "seed"):
         (tmp_path / side).mkdir()
-    proc, run = chaos(tmp_path / "hardened", "--dynamo-timeouts", "3/10s", "--seed", "4")
+    _, run = chaos(tmp_path / "hardened", "--dynamo-timeouts", "3/10s", "--seed", "4")
     applied = next(t for t in json.loads((run / "timeline.json").read_text()) if t["action"] == "apply")
     assert applied["detail"]["standin_faults"] == {"burst": 3, "every_s": 10.0, "delay_ms": 1000}
     held = [e for e in _fault_calls(run) if e.get("outcome") == "timeout"]
@@ -125,7 +125,7 @@ def test_intermittent_timeouts_never_open_either_breaker(tmp_path: Path) -> None
         assert found[f"requests.{phase}.failed"]["outcome"] == "pass", found[f"requests.{phase}.failed"]
     assert json.loads((run / "run.json").read_text())["fault"]["dynamodb"]["timeouts_per_window"] == 3
 
-    proc, run = chaos(tmp_path / "seed", "--dynamo-timeouts", "3/10s", "--seed", "4", "--variant", "seed")
+    _, run = chaos(tmp_path / "seed", "--dynamo-timeouts", "3/10s", "--seed", "4", "--variant", "seed")
     assert not [t for t in events(run, "breaker_transition") if t["to"] == "open"]
     waited = [e for e in _fault_calls(run) if e.get("event") == "memory_write" and float(e["latency_ms"]) >= 900]
     assert 3 <= len(waited) <= 6, waited  # the held puts, each a user's turn waiting ~1 s
