@@ -16,15 +16,15 @@ FORMATS = ("md", "json", "html")
 UNITS = ("auto", "runs", "blocks", "requests")
 
 
-def parse_share(text: str, flag: str) -> float:
-    """``5%`` or ``0.05`` -> 0.05; anything outside [0, 1) is a usage error."""
+def parse_share(text: str, flag: str, upper: float = 1.0) -> float:
+    """``5%`` or ``0.05`` -> 0.05; anything outside [0, upper) is a usage error."""
     t = text.strip()
     try:
         value = float(t[:-1]) / 100.0 if t.endswith("%") else float(t)
     except ValueError:
         raise typer.BadParameter(f"{flag} takes a share like 5% or 0.05, not {text!r}") from None
-    if not 0 <= value < 1:
-        raise typer.BadParameter(f"{flag} must be at least 0 and below 100%")
+    if not 0 <= value < upper or value != value:
+        raise typer.BadParameter(f"{flag} must be at least 0 and below {upper:.0%}")
     return value
 
 
@@ -42,7 +42,8 @@ def compare(
     output: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout")] = None,
     unit: Annotated[str, typer.Option(help="Bootstrap unit: auto (runs at >= 5 a side, else 1 s blocks), runs, "
                                            "blocks or requests")] = "auto",
-    noise_floor: Annotated[str, typer.Option(help="Smallest effect called with fewer than 5 runs a side")] = "50%",
+    noise_floor: Annotated[str, typer.Option(
+        help="Smallest effect called with fewer than 5 runs a side (default measured by A/A runs)")] = "400%",
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples")] = 2000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed (the result is reproducible for a seed)")] = 0,
 ) -> None:
@@ -61,7 +62,7 @@ def compare(
         raise _usage("--resamples must be at least 100")
     try:
         opt = Options(alpha=alpha, min_effect=parse_share(min_effect, "--min-effect"), unit=unit,  # type: ignore[arg-type]
-                      resamples=resamples, seed=seed, noise_floor=parse_share(noise_floor, "--noise-floor"))
+                      resamples=resamples, seed=seed, noise_floor=parse_share(noise_floor, "--noise-floor", 100.0))
         base_runs, new_runs = load_side(base), load_side(new)
     except (typer.BadParameter, CompareInputError) as exc:
         raise _usage(str(exc)) from None

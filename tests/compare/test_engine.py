@@ -29,7 +29,8 @@ def test_aa_pair_is_no_change(tmp_path: Path) -> None:
 
 
 def test_20ms_on_every_dynamodb_call_is_a_regression_whose_ci_holds_20ms(tmp_path: Path) -> None:
-    c = _cmp(tmp_path, Spec(seed=1), Spec(seed=2, dynamo_extra_ms=20.0))
+    # single synthetic runs have no run-to-run spread, so the floor is off here (see the next test)
+    c = _cmp(tmp_path, Spec(seed=1), Spec(seed=2, dynamo_extra_ms=20.0), Options(resamples=400, noise_floor=0.0))
     assert c.verdict == "regression" and c.exit_code == 1
     for phase in ("baseline", "fault", "recovery"):
         p50 = _row(c, phase, "dynamodb.write", "p50")
@@ -39,6 +40,14 @@ def test_20ms_on_every_dynamodb_call_is_a_regression_whose_ci_holds_20ms(tmp_pat
         assert _row(c, phase, "dynamodb.write", "U-test").verdict == "regression"
     # Redis was not touched
     assert all(r.verdict != "regression" for r in c.rows if r.series.startswith("redis"))
+
+
+def test_single_runs_under_the_default_noise_floor_are_inconclusive_not_regressions(tmp_path: Path) -> None:
+    """+20 ms on ~7 ms calls is +285 %: significant within the runs, but under the measured 400 % floor."""
+    c = _cmp(tmp_path, Spec(seed=1), Spec(seed=2, dynamo_extra_ms=20.0))
+    p50 = _row(c, "fault", "dynamodb.write", "p50")
+    assert p50.verdict == "inconclusive" and "noise floor of 400%" in p50.note and "5 repetitions" in p50.note
+    assert c.verdict == "inconclusive" and c.exit_code == 3
 
 
 def test_repetitions_switch_to_run_level(tmp_path: Path) -> None:
@@ -102,7 +111,7 @@ def test_noise_floor_applies_only_without_repetitions(tmp_path: Path) -> None:
     assert _row(_cmp(tmp_path / "x", Spec(seed=1), Spec(seed=2, dynamo_extra_ms=2.0), opt_strict),
                 "fault", "dynamodb.write", "p50").verdict == "regression"
     c = _cmp(tmp_path / "y", Spec(seed=1), Spec(seed=2, dynamo_extra_ms=2.0), Options(resamples=400, noise_floor=0.5))
-    assert _row(c, "fault", "dynamodb.write", "p50").verdict == "~"
+    assert _row(c, "fault", "dynamodb.write", "p50").verdict == "inconclusive"
     assert "noise floor of 50%" in c.unit_note
 
 
