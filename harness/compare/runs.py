@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analyzers.requests import classify
 from harness.analyzers.rundata import RunData, load_run
 
 PHASE_ORDER = ("baseline", "fault", "recovery")
@@ -114,8 +115,8 @@ def _turns_frame(rd: RunData) -> pd.DataFrame:
     if not len(r):
         return pd.DataFrame({c: [] for c in ("phase", "block", *SHARES, "checked")})
     start = r["start"].to_numpy(dtype=float)
-    status = pd.to_numeric(r["status"], errors="coerce").fillna(0).to_numpy()
-    error = (status != 200) | r["error"].notna().to_numpy()
+    # a failed turn exactly as the requests analyzer counts it: a wrong answer is not one (it has its own share)
+    error = classify(r)["failed"].to_numpy()
     mode = r["memory_mode"].astype(object).to_numpy()
     level = pd.to_numeric(r["level"], errors="coerce").fillna(0).to_numpy()
     verdict = r["verdict"].astype(object).to_numpy()

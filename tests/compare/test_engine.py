@@ -134,3 +134,26 @@ def test_discover(tmp_path: Path) -> None:
     write_run(tmp_path / "side", Spec(seed=2))
     assert len(discover(tmp_path / "side")) == 2
     assert len(discover(tmp_path)) == 2  # a directory of experiment directories: one level deeper
+
+
+def test_a_wrong_answer_is_in_the_wrong_share_not_the_error_share(tmp_path: Path) -> None:
+    """The Locust recorder marks a wrong answer as a failure; compare must count it once, as wrong."""
+    import json
+
+    from harness.analyzers.rundata import load_run
+    from harness.compare.runs import _turns_frame
+
+    d = tmp_path / "run"
+    (d / "records").mkdir(parents=True)
+    (d / "run.json").write_text(json.dumps({"run_id": "r", "phases": [{"name": "baseline", "start": 0, "end": 10}]}))
+    base = {"kind": "request", "name": "POST /chat", "latency_us": 1000, "memory_mode": "full", "level": 0}
+    recs = [{**base, "id": "1", "ts": 1.1, "start": 1.0, "intended_start": 1.0, "status": 200, "error": None,
+             "verdict": "resolved"},
+            {**base, "id": "2", "ts": 2.1, "start": 2.0, "intended_start": 2.0, "status": 200,
+             "error": "wrong answer: missing 'Berserk'", "verdict": "wrong"},
+            {**base, "id": "3", "ts": 3.1, "start": 3.0, "intended_start": 3.0, "status": 503,
+             "error": "HTTP 503", "verdict": None, "memory_mode": None}]
+    (d / "records" / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    turns = _turns_frame(load_run(d))
+    assert turns["error"].tolist() == [False, False, True]
+    assert turns["wrong"].tolist() == [False, True, False]
