@@ -195,6 +195,8 @@ def chaos(
         help="Faults on for ON, off for OFF, repeated through the fault phase, e.g. 2s/3s")] = None,
     ramp: Annotated[str | None, typer.Option(
         help="Latency faults rise linearly FROM..TO over the fault phase, e.g. 0ms..2s")] = None,
+    steps: Annotated[str | None, typer.Option(
+        help="Latency faults move to each LATENCY at each TIME into the fault phase, e.g. 4s=500ms,8s=2s")] = None,
     toxicity: Annotated[str | None, typer.Option(
         help="Share of connections the latency, blackhole and --toxic faults affect, e.g. 30% or 0.3 "
         "(default all)")] = None,
@@ -248,6 +250,7 @@ def chaos(
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
         redis_readonly=redis_readonly, toxic=tuple(toxic or ()), dynamo_throttle=dynamo_throttle,
         dynamo_errors=dynamo_errors, dynamo_timeouts=dynamo_timeouts, flap=flap, ramp=ramp,
+        steps=steps,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
         fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,

@@ -142,6 +142,7 @@ def to_flags(data: dict[str, Any], report_dir: Path, slo_dir: Path) -> ChaosFlag
         "arrival_rate": load.get("arrival_rate"), "seed": load.get("seed"),
         "baseline": phases.get("baseline"), "fault": phases.get("fault"), "recovery": phases.get("recovery"),
         "flap": (data.get("schedule") or {}).get("flap"), "ramp": (data.get("schedule") or {}).get("ramp"),
+        "steps": (data.get("schedule") or {}).get("steps"),
         "report_dir": report_dir,
         "toxicity": None if (tox := (data.get("schedule") or {}).get("toxicity")) is None else str(tox),
         **_fault_flags(data.get("faults", [])),

@@ -69,6 +69,7 @@ class ChaosFlags:
     dynamo_throttle: str | None = None
     flap: str | None = None
     ramp: str | None = None
+    steps: str | None = None
     dynamo_errors: str | None = None
     dynamo_timeouts: str | None = None
     llm_latency: str | None = None
@@ -99,8 +100,8 @@ class ChaosFlags:
 EXPERIMENT_OWNS = (
     "dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency", "llm_errors",
     "llm_throttle", "dynamo_blackhole", "redis_blackhole", "redis_readonly", "toxicity", "toxic", "dynamo_throttle",
-    "dynamo_errors", "dynamo_timeouts", "flap", "ramp", "users", "arrival_rate", "scenario", "baseline", "fault",
-    "recovery", "slo",
+    "dynamo_errors", "dynamo_timeouts", "flap", "ramp", "steps", "users", "arrival_rate", "scenario", "baseline",
+    "fault", "recovery", "slo",
 )
 
 
@@ -211,6 +212,34 @@ def parse_ramp(f: ChaosFlags, faults: list[Fault]) -> str:
     for fault in latencies:
         fault.ramp_from_ms, fault.latency_ms = start, end
     return f"-ramp-{lo}-{hi}"
+
+
+def parse_steps(f: ChaosFlags, faults: list[Fault], fault_s: float) -> str:
+    """``--steps 4s=500ms,8s=2s``: every latency fault of this command moves to each value at its time."""
+    if f.steps is None:
+        return ""
+    latencies = [x for x in faults if isinstance(x, LatencyFault)]
+    if not latencies:
+        raise UsageError("--steps applies to latency faults: give --dynamo-latency, --redis-latency or "
+                         "--llm-latency (the value until the first step)")
+    if f.ramp is not None:
+        raise UsageError("--steps and --ramp both schedule the latency: give one")
+    steps: list[tuple[float, int]] = []
+    for part in f.steps.split(","):
+        at, sep, value = part.strip().partition("=")
+        if not sep:
+            raise UsageError(f"invalid --steps {f.steps!r}: use TIME=LATENCY,..., e.g. 4s=500ms,8s=2s")
+        try:
+            step = (parse_duration(at), _ms(value))
+        except DurationError as exc:
+            raise UsageError(f"invalid --steps {f.steps!r}: {exc}") from None
+        if step[0] <= 0 or step[0] >= fault_s or (steps and step[0] <= steps[-1][0]):
+            raise UsageError(f"invalid --steps {f.steps!r}: use TIME=LATENCY,... with times rising inside the "
+                             f"{fault_s:g} s fault phase, e.g. 4s=500ms,8s=2s")
+        steps.append(step)
+    for fault in latencies:
+        fault.steps = tuple(steps)
+    return "-steps-" + "-".join(f"{ms}ms" for _, ms in steps)
 
 
 def parse_flap(f: ChaosFlags, faults: list[Fault]) -> Flap | None:
@@ -335,6 +364,7 @@ def build_options(f: ChaosFlags) -> tuple[ChaosOptions, Slo]:
     if flap is not None:
         label += f"-flap-{flap.on_s:g}s-{flap.off_s:g}s"
     phases, period = parse_phases(f)
+    label += parse_steps(f, faults, phases[1])
     target, toxiproxy = check_endpoints(f, bool(faults))
     timings = breaker_timings(f, target)
     drain = slo.f("durability", "drain_timeout_s")

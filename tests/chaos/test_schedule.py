@@ -67,3 +67,53 @@ def test_a_ramp_moves_the_live_toxic_on_a_real_toxiproxy() -> None:
 def test_bad_ramp_is_a_usage_error(flags: ChaosFlags, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         build_options(flags)
+
+
+def test_steps_move_the_live_toxic_at_their_times_on_a_real_toxiproxy() -> None:
+    """``--steps 1s=300ms,2s=900ms``: each value lands on the real proxy at its time, lateness recorded."""
+    import time
+
+    import httpx
+
+    from harness.chaos.faults import LatencyFault
+    from harness.toxiclient import ToxiproxyClient
+    from harness.toxiproxy import run_in_thread
+
+    server = run_in_thread()
+    try:
+        httpx.post(f"{server.url}/proxies", json={"name": "dynamodb", "listen": "127.0.0.1:0",
+                                                  "upstream": "127.0.0.1:9"}, timeout=5).raise_for_status()
+        opts, _ = build_options(ChaosFlags(dynamo_latency="50ms", steps="1s=300ms,2s=900ms", quick=True))
+        fault = opts.faults[0]
+        assert isinstance(fault, LatencyFault) and opts.fault_label == "dynamo-latency-50ms-steps-300ms-900ms"
+        with ToxiproxyClient(server.url) as client:
+            fault.apply(client)
+            seen, changes = [], []
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 2.6:
+                changed = fault.tick(client, 0.0)
+                if changed:
+                    changes.append(changed)
+                seen.append(client.toxics("dynamodb")[0]["attributes"]["latency"])
+                time.sleep(0.05)
+            fault.rollback(client)
+        assert [c["latency_ms"] for c in changes] == [300, 900]
+        assert [c["scheduled_s"] for c in changes] == [1.0, 2.0]
+        assert all(0 <= c["late_ms"] < 200 for c in changes), changes
+        assert seen[0] == 50 and seen[-1] == 900 and 300 in seen
+        assert fault.effect()["latency_ms"] == 900 and fault.effect()["steps"] == [[1.0, 300], [2.0, 900]]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (ChaosFlags(dynamo_down=True, steps="2s=1s"), "--steps applies to latency faults"),
+    (ChaosFlags(dynamo_latency="2s", steps="2s"), "use TIME=LATENCY"),
+    (ChaosFlags(dynamo_latency="2s", steps="5s=1s,3s=2s"), "times rising"),
+    (ChaosFlags(dynamo_latency="2s", steps="99s=1s"), "inside the 14 s fault phase"),
+    (ChaosFlags(dynamo_latency="2s", steps="2s=1s", ramp="0ms..2s"), "give one"),
+])
+def test_bad_steps_are_usage_errors(flags: ChaosFlags, message: str) -> None:
+    flags.quick = True
+    with pytest.raises(UsageError, match=message):
+        build_options(flags)

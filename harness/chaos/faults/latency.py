@@ -19,6 +19,9 @@ class LatencyFault(Fault):
     jitter_ms: int = 0
     toxicity: float = 1.0
     ramp_from_ms: int | None = None  # set: the latency rises linearly from this to latency_ms over the phase
+    steps: tuple[tuple[float, int], ...] = ()  # (seconds into the fault phase, latency_ms from then on)
+    _applied_at: float = field(default=0.0, init=False, repr=False, compare=False)
+    _next_step: int = field(default=0, init=False, repr=False, compare=False)
     _current_ms: int | None = field(default=None, init=False, repr=False, compare=False)
     _updated_at: float = field(default=0.0, init=False, repr=False, compare=False)
 
@@ -29,6 +32,7 @@ class LatencyFault(Fault):
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         start = self.latency_ms if self.ramp_from_ms is None else self.ramp_from_ms
         self._current_ms, self._updated_at = start, time.monotonic()
+        self._applied_at, self._next_step = self._updated_at, 0
         toxic = client.add_toxic(
             self.proxy, "latency", {"latency": start, "jitter": self.jitter_ms},
             name=self.toxic_name, stream="downstream", toxicity=self.toxicity,
@@ -47,6 +51,8 @@ class LatencyFault(Fault):
         interrupt). Updating every tick would cap the real latency at the tick
         period, so a step waits at least a second and twice the current latency.
         """
+        if self.steps:
+            return self._step(client, time.monotonic() if now is None else now)
         if self.ramp_from_ms is None or self._current_ms is None:
             return None
         now = time.monotonic() if now is None else now
@@ -57,7 +63,24 @@ class LatencyFault(Fault):
         self._current_ms, self._updated_at = due, now
         return {"proxy": self.proxy, "toxic": self.toxic_name, "latency_ms": due}
 
+    def _step(self, client: ToxiproxyClient, now: float) -> dict[str, Any] | None:
+        """Move the live toxic to every step that is due; say how late the last one landed."""
+        due = None
+        while self._next_step < len(self.steps) and now - self._applied_at >= self.steps[self._next_step][0]:
+            due = self.steps[self._next_step]
+            self._next_step += 1
+        if due is None:
+            return None
+        client.update_toxic(self.proxy, self.toxic_name, {"latency": due[1], "jitter": self.jitter_ms})
+        self._current_ms, self._updated_at = due[1], now
+        late_ms = round((time.monotonic() - self._applied_at - due[0]) * 1000.0, 1)
+        return {"proxy": self.proxy, "toxic": self.toxic_name, "latency_ms": due[1], "scheduled_s": due[0],
+                "late_ms": late_ms}
+
     def describe(self) -> str:
+        if self.steps:
+            shown = ", ".join(f"{ms}ms at +{t:g}s" for t, ms in self.steps)
+            return f"{self.proxy} latency {self.latency_ms}ms, then {shown}"
         if self.ramp_from_ms is not None:
             return f"{self.proxy} latency ramping {self.ramp_from_ms}ms..{self.latency_ms}ms"
         jitter = f" ± {self.jitter_ms}ms" if self.jitter_ms else ""
@@ -65,5 +88,8 @@ class LatencyFault(Fault):
         return f"{self.proxy} latency {self.latency_ms}ms{jitter}{share}"
 
     def effect(self) -> dict[str, Any]:
-        out = {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms, "toxicity": self.toxicity}
+        out: dict[str, Any] = {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms, "toxicity": self.toxicity}
+        if self.steps:  # the worst latency of the schedule, and the schedule itself
+            out["latency_ms"] = max(self.latency_ms, *(ms for _, ms in self.steps))
+            out["steps"] = [[t, ms] for t, ms in self.steps]
         return out if self.ramp_from_ms is None else {**out, "ramp_from_ms": self.ramp_from_ms}
