@@ -85,6 +85,7 @@ def test_a_flapping_fault_is_applied_and_removed_on_schedule(tmp_path: Path) -> 
     assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
 
 
+@pytest.mark.long
 def test_a_dynamodb_reset_peer_fails_calls_fast_and_opens_the_breaker(tmp_path: Path) -> None:
     """Every DynamoDB connection reset on its first request: calls fail at once, not at the timeout."""
     proc, run = chaos(tmp_path, "--toxic", "dynamodb:reset_peer", "--seed", "4")
@@ -103,6 +104,7 @@ def test_a_dynamodb_reset_peer_fails_calls_fast_and_opens_the_breaker(tmp_path: 
     assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
 
 
+@pytest.mark.long
 def test_intermittent_timeouts_never_open_either_breaker(tmp_path: Path) -> None:
     """3 timeouts every 10 s never put 5 failures in one breaker window (5 s, --quick).
 
