@@ -8,6 +8,7 @@ inject something else under the same name.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,32 +24,36 @@ class NoControlApi(RuntimeError):
     """The DynamoDB in use is not our stand-in, so its answers cannot be forged."""
 
 
-@dataclass
-class DynamoErrorFault(Fault):
-    """``rate`` of DynamoDB calls answered with ``code`` (exact share, deterministic order)."""
+class StandinFault(Fault):
+    """A DynamoDB fault set through our stand-in's control API: PUT the fault, DELETE it to roll back.
 
-    rate: float
-    code: str = "ProvisionedThroughputExceededException"
-    control_url: str | None = None
-    backend: str | None = None
+    Subclasses are dataclasses with a ``control_url`` field (``None`` until :meth:`bind`)
+    and say what they ask the stand-in for (:meth:`body`) and, for the refusal, what they
+    are (:meth:`needs`).
+    """
 
     proxy = "dynamodb"
+    control_url: str | None
 
-    @property
-    def kind(self) -> str:
-        return "dynamodb_throttle" if "Throttl" in self.code else "dynamodb_errors"
+    @abstractmethod
+    def body(self) -> dict[str, Any]:
+        """The control API's fault, as PUT."""
+
+    @abstractmethod
+    def needs(self) -> str:
+        """What this fault is, for the refusal on a DynamoDB that is not the stand-in."""
 
     def bind(self, components: dict[str, Any]) -> None:
         dynamodb = components.get("dynamodb", {})
-        self.backend = dynamodb.get("backend")
-        if self.backend not in STANDIN_BACKENDS:
-            raise NoControlApi(f"DynamoDB {self.code} answers need the embedded DynamoDB stand-in "
-                               f"(this stack's DynamoDB is {self.backend or 'not known: --target'})")
+        backend = dynamodb.get("backend")
+        if backend not in STANDIN_BACKENDS:
+            raise NoControlApi(f"{self.needs()} need the embedded DynamoDB stand-in "
+                               f"(this stack's DynamoDB is {backend or 'not known: --target'})")
         self.control_url = dynamodb["url"]
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         del client  # API answers, not a toxic
-        body = {"error_rate": self.rate, "code": self.code}
+        body = self.body()
         resp = httpx.put(f"{self.control_url}/_standin/faults", json=body, timeout=5)
         resp.raise_for_status()
         return {"proxy": "dynamodb", "toxic": None, "detail": {"standin_faults": body}}
@@ -60,6 +65,25 @@ class DynamoErrorFault(Fault):
         resp = httpx.delete(f"{self.control_url}/_standin/faults", timeout=5)
         resp.raise_for_status()
         return {"proxy": "dynamodb", "toxic": None, "detail": {"standin_faults": None, "counts": resp.json()}}
+
+
+@dataclass
+class DynamoErrorFault(StandinFault):
+    """``rate`` of DynamoDB calls answered with ``code`` (exact share, deterministic order)."""
+
+    rate: float
+    code: str = "ProvisionedThroughputExceededException"
+    control_url: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "dynamodb_throttle" if "Throttl" in self.code else "dynamodb_errors"
+
+    def needs(self) -> str:
+        return f"DynamoDB {self.code} answers"
+
+    def body(self) -> dict[str, Any]:
+        return {"error_rate": self.rate, "code": self.code}
 
     def describe(self) -> str:
         return f"dynamodb {self.code} on {self.rate:.0%} of calls"

@@ -14,12 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from harness.chaos.faults.base import Fault
-from harness.chaos.faults.dynamo_errors import STANDIN_BACKENDS, NoControlApi
+from harness.chaos.faults.dynamo_errors import StandinFault
 from harness.durations import parse_duration
-from harness.toxiclient import ToxiproxyClient
 
 
 def parse_burst(text: str) -> tuple[int, float]:
@@ -34,7 +30,7 @@ def parse_burst(text: str) -> tuple[int, float]:
 
 
 @dataclass
-class DynamoTimeoutsFault(Fault):
+class DynamoTimeoutsFault(StandinFault):
     """``count`` DynamoDB calls per ``every_s`` held ``delay_ms`` (past the 200 ms timeout), then answered."""
 
     count: int
@@ -42,33 +38,15 @@ class DynamoTimeoutsFault(Fault):
     delay_ms: int = 1000
     control_url: str | None = None
 
-    proxy = "dynamodb"
-
     @property
     def kind(self) -> str:
         return "dynamodb_timeouts"
 
-    def bind(self, components: dict[str, Any]) -> None:
-        dynamodb = components.get("dynamodb", {})
-        if dynamodb.get("backend") not in STANDIN_BACKENDS:
-            raise NoControlApi("intermittent DynamoDB timeouts need the embedded DynamoDB stand-in "
-                               f"(this stack's DynamoDB is {dynamodb.get('backend') or 'not known: --target'})")
-        self.control_url = dynamodb["url"]
+    def needs(self) -> str:
+        return "intermittent DynamoDB timeouts"
 
-    def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
-        del client  # held answers, not a toxic
-        body = {"burst": self.count, "every_s": self.every_s, "delay_ms": self.delay_ms}
-        resp = httpx.put(f"{self.control_url}/_standin/faults", json=body, timeout=5)
-        resp.raise_for_status()
-        return {"proxy": "dynamodb", "toxic": None, "detail": {"standin_faults": body}}
-
-    def rollback(self, client: ToxiproxyClient) -> dict[str, Any]:
-        del client
-        if not self.control_url:
-            return {"proxy": "dynamodb", "toxic": None, "detail": {"standin_faults": None}}
-        resp = httpx.delete(f"{self.control_url}/_standin/faults", timeout=5)
-        resp.raise_for_status()
-        return {"proxy": "dynamodb", "toxic": None, "detail": {"standin_faults": None, "counts": resp.json()}}
+    def body(self) -> dict[str, Any]:
+        return {"burst": self.count, "every_s": self.every_s, "delay_ms": self.delay_ms}
 
     def describe(self) -> str:
         return f"dynamodb {self.count} calls per {self.every_s:g}s held {self.delay_ms}ms"
