@@ -171,8 +171,7 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
             fault = parse_toxic(spec, share)
             faults.append(fault)
             labels.append(f"{fault.proxy.replace('dynamodb', 'dynamo')}-{fault.toxic_type.replace('_', '-')}{tail}")
-        if f.toxicity is not None and not any(isinstance(x, LatencyFault | BlackholeFault | ToxicFault)
-                                              for x in faults):
+        if f.toxicity is not None and not any(isinstance(x, LatencyFault | ToxicFault) for x in faults):
             raise UsageError("--toxicity applies to latency, blackhole and --toxic faults: give one of them too")
         for rate, code, label in ((f.dynamo_throttle, "ProvisionedThroughputExceededException", "dynamo-throttle"),
                                   (f.dynamo_errors, "InternalServerError", "dynamo-errors")):

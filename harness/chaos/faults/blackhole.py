@@ -11,29 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.chaos.faults.base import Fault, toxic_name
-from harness.toxiclient import ToxiproxyClient
+from harness.chaos.faults.network import ToxicFault
 
 
 @dataclass
-class BlackholeFault(Fault):
+class BlackholeFault(ToxicFault):
     """A ``timeout`` toxic (timeout 0: hold forever) on the upstream link of a share of connections."""
 
-    proxy: str
-    toxicity: float = 1.0
-
-    @property
-    def toxic_name(self) -> str:
-        return toxic_name(self.tag, f"{self.proxy}_blackhole")
-
-    def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
-        toxic = client.add_toxic(self.proxy, "timeout", {"timeout": 0}, name=self.toxic_name,
-                                 stream="upstream", toxicity=self.toxicity)
-        return {"proxy": self.proxy, "toxic": self.toxic_name, "detail": toxic}
-
-    def rollback(self, client: ToxiproxyClient) -> dict[str, Any]:
-        client.remove_toxic(self.proxy, self.toxic_name)
-        return {"proxy": self.proxy, "toxic": self.toxic_name}
+    toxic_type = "timeout"
+    param = "timeout"
+    unit = "ms"
+    default = 0
+    default_stream = "upstream"
+    label = "blackhole"
 
     def describe(self) -> str:
         share = f" on {self.toxicity:.0%} of connections" if self.toxicity < 1 else ""

@@ -1,9 +1,9 @@
 """The shared shape of the stream faults: one Toxiproxy toxic of a given type on one link of a proxy.
 
-Latency and blackhole have their own modules (a ramp, a forever-timeout); the
-rest -- ``reset_peer``, ``bandwidth``, ``slicer``, ``limit_data`` -- differ only
-in their toxic type, their one parameter and what they do to the calls, so each
-is a few lines over :class:`ToxicFault`. ``--toxic TARGET:KIND[=VALUE][@STREAM]``
+Latency has its own module (a ramp, steps); the blackhole (a ``timeout`` toxic
+held forever), ``reset_peer``, ``bandwidth``, ``slicer`` and ``limit_data``
+differ only in their toxic type, their one parameter and what they do to the
+calls, so each is a few lines over :class:`ToxicFault`. ``--toxic TARGET:KIND[=VALUE][@STREAM]``
 builds them (:func:`parse_toxic`); an experiment file names the same kinds.
 """
 
@@ -28,6 +28,7 @@ class ToxicFault(Fault):
     default: ClassVar[int]       # ``value`` when the flag gives none
     default_stream: ClassVar[str] = "downstream"
     fails_calls: ClassVar[bool] = True  # False: it slows or fragments, a call may still succeed
+    label: ClassVar[str] = ""    # the fault's name in its kind and toxic name (default: the toxic type)
 
     proxy: str
     value: int = -1
@@ -43,11 +44,11 @@ class ToxicFault(Fault):
 
     @property
     def kind(self) -> str:
-        return f"{self.proxy}_{self.toxic_type}"
+        return f"{self.proxy}_{self.label or self.toxic_type}"
 
     @property
     def toxic_name(self) -> str:
-        return toxic_name(self.tag, f"{self.proxy}_{self.toxic_type}")
+        return toxic_name(self.tag, self.kind)
 
     def attributes(self) -> dict[str, int]:
         return {self.param: self.value}
