@@ -3,10 +3,6 @@ and the rollback makes it a primary again with its data intact."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,32 +10,13 @@ import redis
 
 from harness.chaos.faults import NotOurRedis, RedisReadonlyFault
 from harness.chaos.flags import ChaosFlags, build_options
+from tests.service.helpers import redis_server
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed (.ci/run installs it)"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port, socket_timeout=1)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-    try:
+    with redis_server() as port:  # its own server: the fault demotes it
         yield f"redis://127.0.0.1:{port}"
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(5)
 
 
 def test_writes_answer_readonly_until_rolled_back(redis_url: str) -> None:

@@ -9,7 +9,9 @@ import asyncio
 import contextlib
 import json
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import redis
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,6 +40,37 @@ def free_port() -> int:
 
 
 # --------------------------------------------------------------------------- uvicorn in a thread
+@contextlib.contextmanager
+def redis_server() -> Iterator[int]:
+    """A real ``redis-server`` on a free loopback port, no persistence; yields the port once it answers PING."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        client.close()
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class ServerThread:
     """Serve an ASGI app with uvicorn on 127.0.0.1:0 in a background thread."""
 

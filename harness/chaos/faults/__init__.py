@@ -38,7 +38,7 @@ def parse_toxic(spec: str, toxicity: float = 1.0) -> ToxicFault:
         raise ValueError(f"invalid --toxic {spec!r}: the stream is upstream or downstream, not {stream!r}")
     number = -1
     if value:
-        text = value.removesuffix(TOXIC_KINDS[kind].unit) if not value.isdigit() else value
+        text = value.removesuffix(TOXIC_KINDS[kind].unit)
         if not text.isdigit():
             raise ValueError(f"invalid --toxic {spec!r}: {kind}'s value is a whole number of "
                              f"{TOXIC_KINDS[kind].unit}")
