@@ -53,6 +53,14 @@ class FaultSpecError(ValueError):
     """A control request that does not describe a fault."""
 
 
+def _operations(data: dict[str, Any]) -> list[str]:
+    """The optional ``operations`` list of a control request (empty: every operation)."""
+    ops = data.get("operations") or []
+    if not isinstance(ops, list) or not all(isinstance(o, str) and o.isalnum() for o in ops):
+        raise FaultSpecError("operations must be a list of operation names such as PutItem")
+    return ops
+
+
 @dataclass
 class FaultSpec:
     """The fault in force: which share of which operations get which error, or which calls are held."""
@@ -81,10 +89,7 @@ class FaultSpec:
         code = data.get("code", "ProvisionedThroughputExceededException")
         if code not in ERRORS:
             raise FaultSpecError(f"code must be one of {', '.join(sorted(ERRORS))}")
-        ops = data.get("operations") or []
-        if not isinstance(ops, list) or not all(isinstance(o, str) and o.isalnum() for o in ops):
-            raise FaultSpecError("operations must be a list of operation names such as PutItem")
-        return cls(float(rate), code, ops)
+        return cls(float(rate), code, _operations(data))
 
     @classmethod
     def _parse_burst(cls, data: dict[str, Any]) -> FaultSpec:
@@ -97,10 +102,7 @@ class FaultSpec:
             raise FaultSpecError("every_s must be a number of seconds above 0 and at most 3600")
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 < delay <= 30_000:
             raise FaultSpecError("delay_ms must be a whole number of milliseconds, 1 to 30000")
-        ops = data.get("operations") or []
-        if not isinstance(ops, list) or not all(isinstance(o, str) and o.isalnum() for o in ops):
-            raise FaultSpecError("operations must be a list of operation names such as PutItem")
-        return cls(0.0, "", ops, burst, float(every), delay)
+        return cls(0.0, "", _operations(data), burst, float(every), delay)
 
 
 class ApiFaults:
