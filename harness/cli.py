@@ -73,6 +73,9 @@ def up(
     json_out: Annotated[bool, typer.Option("--json", help="Print the state as JSON")] = False,
 ) -> None:
     """Start DynamoDB, Redis and the LLM behind Toxiproxy, plus the reference service."""
+    import dataclasses
+
+    from harness.breaker_timings import DESIGN
     from harness.durations import DurationError, parse_duration
 
     if variant not in ("seed", "hardened"):
@@ -81,9 +84,8 @@ def up(
         if not 0 <= port <= 65535:
             fail(f"{flag} must be between 0 and 65535", 2)
     try:
-        breaker = dict(lifecycle.DEFAULT_BREAKER)
-        breaker["open_s"] = parse_duration(breaker_open)
-        breaker["window_s"] = parse_duration(breaker_window)
+        breaker = dataclasses.replace(DESIGN, open_s=parse_duration(breaker_open),
+                                      window_s=parse_duration(breaker_window))
     except DurationError as exc:
         fail(str(exc), 2)
     opts = lifecycle.UpOptions(

@@ -89,7 +89,7 @@ class BreakerAnalyzer:
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
         cfg = run.breaker_config
-        expect_open = fault_should_open(run.fault, float(cfg["timeout_ms"]))
+        expect_open = fault_should_open(run.fault, cfg.timeout_ms)
         res.data["expect_open"] = expect_open
         if "events.jsonl" in run.missing:
             if expect_open or "run.json" in run.missing:
@@ -108,16 +108,16 @@ class BreakerAnalyzer:
         pr: list[dict[str, Any]] = [
             {"ts": float(r.ts), "t_rel": round(float(r.ts) - t0, 3), "outcome": str(r["outcome"])}
             for _, r in ev[ev["event"] == "breaker_probe"].iterrows()]
-        res.data.update({"config": cfg, "transitions": tr, "probes": pr})
+        res.data.update({"config": cfg.to_json(), "transitions": tr, "probes": pr})
         state = self._legal(res, tr, t0)
         episodes = _episodes(tr)
         res.data["episodes"] = [{"state": e.state, "start_rel": round(e.start - t0, 3),
                                  "end_rel": None if e.end is None else round(e.end - t0, 3), "exit_to": e.exit_to}
                                 for e in episodes]
-        durations = self._durations(res, slo, episodes, float(cfg["open_s"]), t0)
+        durations = self._durations(res, slo, episodes, cfg.open_s, t0)
         n_half = self._probes(res, episodes, pr, t0)
         self._fault(run, slo, res, tr, state, expect_open)
-        self._logged_threshold(res, tr, int(run.breaker_config["threshold"]), t0)
+        self._logged_threshold(res, tr, cfg.threshold, t0)
         evidence = self._wire(run, res, episodes)
         res.data["summary"] = {"opens": sum(1 for t in tr if t["to"] == "open"), "half_open_episodes": n_half,
                                "probes": len(pr), "open_durations_s": durations}
@@ -226,14 +226,14 @@ class BreakerAnalyzer:
                              "so its time to open under the fault cannot be measured; a run whose baseline keeps "
                              "it closed would decide it")
         elif expect_open:
-            bound = float(cfg["window_s"]) + float(cfg["timeout_ms"]) / 1000.0 + float(slo.get("breaker",
+            bound = cfg.window_s + cfg.timeout_ms / 1000.0 + float(slo.get("breaker",
                                                                                               "open_slack_s"))
             d = opens[0]["ts"] - fs if opens else None
             res.check("opened_after_fault", d is not None and d <= bound, None if d is None else round(d, 3),
                       f"<= {bound:g} s after fault start",
                       f"opened at {fmt_ts(opens[0]['ts'], t0)}; fault started at {fmt_ts(fs, t0)}" if opens
                       else f"breaker never opened after the fault started at {fmt_ts(fs, t0)}")
-        elif opens and fault_may_open(run.fault, float(cfg["timeout_ms"])):
+        elif opens and fault_may_open(run.fault, cfg.timeout_ms):
             res.data["partial_fault"] = ("the fault failed only a share of DynamoDB calls, so opening was allowed; "
                                          "the threshold checks judge whether each opening was earned")
         elif opens:
@@ -242,7 +242,7 @@ class BreakerAnalyzer:
                       f"{fmt_ts(opens[0]['ts'], t0)}")
         if fe is None or not (expect_open or opens or early):
             return
-        bound = float(cfg["open_s"]) + float(slo.get("breaker", "close_slack_s"))
+        bound = cfg.open_s + float(slo.get("breaker", "close_slack_s"))
         target = f"closed <= {bound:g} s after fault end"
         if not opens and not early:
             res.inconclusive("closed_after_recovery", state, target,
@@ -269,11 +269,11 @@ class BreakerAnalyzer:
             return calls.source
         cfg = run.breaker_config
         t0 = run.t0
-        timeout_ms = float(cfg["timeout_ms"])
+        timeout_ms = cfg.timeout_ms
         check_silent_while_open(res, calls.frame, episodes, t0, run.t_end, timeout_ms)
         refused = refused_windows(run.timeline)
         counts = check_one_probe(res, calls.frame, episodes, t0, timeout_ms, refused)
-        check_threshold(res, calls.frame, episodes, t0, int(cfg["threshold"]), float(cfg["window_s"]),
+        check_threshold(res, calls.frame, episodes, t0, cfg.threshold, cfg.window_s,
                         timeout_ms, logged_dynamo_failures(run.events), refused)
         logged = res.data["summary"]["probes"] if "summary" in res.data else len(res.data.get("probes", []))
         res.data["wire"] = {"calls": len(calls.frame), "calls_per_half_open": counts, "probes_logged": logged,

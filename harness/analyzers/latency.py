@@ -67,7 +67,7 @@ class LatencyAnalyzer:
     def _sub_timeout(run: RunData, res: AnalyzerResult, recs: pd.DataFrame, calls: DynamoCalls) -> None:
         """Call out a DynamoDB latency under the breaker's timeout: the users pay it, the breaker never sees it."""
         fault = (run.fault or {}).get("dynamodb")
-        timeout_ms = float(run.breaker_config.get("timeout_ms", 200.0))
+        timeout_ms = run.breaker_config.timeout_ms
         late = float((fault or {}).get("latency_ms") or 0.0)
         if not 0 < late < timeout_ms or (fault or {}).get("down") or (fault or {}).get("blackhole"):
             return

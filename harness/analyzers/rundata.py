@@ -24,6 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from harness.breaker_timings import DESIGN, BreakerTimings
+
 _loads: Callable[[bytes], Any] = orjson.loads
 _DecodeError: type[Exception] = orjson.JSONDecodeError
 
@@ -253,12 +255,12 @@ class RunData:
         return f if isinstance(f, dict) else None
 
     @property
-    def breaker_config(self) -> dict[str, Any]:
-        b = self.run.get("breaker")
-        cfg: dict[str, Any] = {"threshold": 5, "window_s": 10.0, "open_s": 30.0, "timeout_ms": 200}
-        if isinstance(b, dict):
-            cfg.update(b)
-        return cfg
+    def breaker_config(self) -> BreakerTimings:
+        """run.json's breaker timings; keys it lacks (or cannot read) take the design's."""
+        try:
+            return BreakerTimings.from_json(self.run.get("breaker"))
+        except ValueError:
+            return DESIGN
 
     @property
     def t0(self) -> float:

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.breaker_timings import DESIGN, QUICK, BreakerTimings
 from harness.chaos.faults import (
     BlackholeFault,
     DownFault,
@@ -29,9 +30,7 @@ from harness.chaos.faults import (
 )
 from harness.chaos.load import SCENARIO_CLASSES
 from harness.chaos.runner import (
-    DESIGN_BREAKER,
     DESIGN_PHASES,
-    QUICK_BREAKER,
     QUICK_PHASES,
     QUICK_THINK_S,
     QUICK_USERS,
@@ -328,9 +327,9 @@ def check_endpoints(f: ChaosFlags, has_faults: bool) -> tuple[str | None, str | 
     return target, toxiproxy
 
 
-def breaker_timings(f: ChaosFlags, target: str | None) -> dict[str, float]:
+def breaker_timings(f: ChaosFlags, target: str | None) -> BreakerTimings:
     """The breaker timings the checks judge against: --quick's, or the target's own."""
-    timings = dict(QUICK_BREAKER if f.quick else DESIGN_BREAKER)
+    timings = QUICK if f.quick else DESIGN
     try:
         flagged = parse_breaker_flag(f.breaker) if f.breaker is not None else None
         if target:

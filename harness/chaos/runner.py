@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from harness.breaker_timings import DESIGN, BreakerTimings
 from harness.chaos import evidence
 from harness.chaos.faults import Fault
 from harness.chaos.load import LiveStats, LoadPlan, LocustRun
@@ -42,8 +43,6 @@ from harness.stack.stale import Registration, RunRegistry
 from harness.state import load_state, state_path
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
-DESIGN_BREAKER: dict[str, float] = {"threshold": 5, "window_s": 10.0, "open_s": 30.0, "timeout_ms": 200}
-QUICK_BREAKER: dict[str, float] = {"threshold": 5, "window_s": 5.0, "open_s": 3.0, "timeout_ms": 200}
 DESIGN_PHASES = (20.0, 60.0, 40.0)
 # Quick phases and load are sized so every phase holds well over the 299
 # samples a 95 % upper bound on a p99 needs (about 90 turns/s with 20 users).
@@ -67,7 +66,7 @@ class ChaosOptions:
     users: int = 10
     arrival_rate: float | None = None
     phases: tuple[float, float, float] = DESIGN_PHASES
-    breaker: dict[str, float] = field(default_factory=lambda: dict(DESIGN_BREAKER))
+    breaker: BreakerTimings = DESIGN
     alarm_period_s: float = 60.0
     slo_path: Path | None = None
     report_dir: Path = Path("reports")
@@ -76,7 +75,6 @@ class ChaosOptions:
     workers: int = 0
     quick: bool = False
     home: Path | None = None
-    stack_urls: dict[str, str | None] = field(default_factory=dict)
     external_events: Path | None = None
     external_dynamodb: str | None = None
     seed: int = field(default_factory=lambda: random.SystemRandom().randrange(1, 2**31))
@@ -153,9 +151,7 @@ class ChaosRun:
             self.own_stack_home = self.run_dir / "stack"
             up = UpOptions(
                 variant=opts.variant, home=self.own_stack_home, service_port=0, toxiproxy_port=0,
-                breaker=dict(opts.breaker), die_with_parent=True,
-                dynamodb_url=opts.stack_urls.get("dynamodb"), redis_url=opts.stack_urls.get("redis"),
-                llm_url=opts.stack_urls.get("llm"), toxiproxy_url=opts.stack_urls.get("toxiproxy"),
+                breaker=opts.breaker, die_with_parent=True,
             )
             self.state = lifecycle.up(up, self.console)
         comps = self.state["components"]
@@ -472,7 +468,7 @@ class ChaosRun:
             "backends": backends,
             "toxiproxy_url": self.toxi_url,
             "service_dynamodb_client": self.service_client,
-            "breaker": self.state.get("breaker", opts.breaker) if self.state else opts.breaker,
+            "breaker": self.state.get("breaker", opts.breaker.to_json()) if self.state else opts.breaker.to_json(),
             "alarm_period_s": opts.alarm_period_s,
             "phases": self.phases,
             "fault": {

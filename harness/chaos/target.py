@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import httpx
 
+from harness.breaker_timings import BreakerTimings
 from harness.durations import DurationError, parse_duration
 
 KEYS = ("threshold", "window_s", "open_s", "timeout_ms")
@@ -21,8 +22,8 @@ class TargetError(ValueError):
     """The target's breaker timings are unknown, malformed, or disagree with ``--breaker``."""
 
 
-def parse_breaker_flag(text: str) -> dict[str, float]:
-    """``threshold=5,window=10s,open=30s,timeout=200ms`` -> the run.json ``breaker`` mapping."""
+def parse_breaker_flag(text: str) -> BreakerTimings:
+    """``threshold=5,window=10s,open=30s,timeout=200ms`` -> the timings it states."""
     out: dict[str, float] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
@@ -42,14 +43,14 @@ def parse_breaker_flag(text: str) -> dict[str, float]:
     missing = [k for k in _FLAG_KEYS if _FLAG_KEYS[k] not in out]
     if missing:
         raise TargetError(f"--breaker: missing {', '.join(missing)}")
-    return out
+    return BreakerTimings.from_json(out)
 
 
 class Unreachable(Exception):
     """Nothing answered at the target at all (the run's own preflight will say so and fail it)."""
 
 
-def advertised(target: str, timeout_s: float = 3.0) -> dict[str, float] | None:
+def advertised(target: str, timeout_s: float = 3.0) -> BreakerTimings | None:
     """The breaker config from ``<target>/debug/memory`` (None when the target does not say)."""
     try:
         resp = httpx.get(f"{target}/debug/memory", timeout=timeout_s)
@@ -62,14 +63,16 @@ def advertised(target: str, timeout_s: float = 3.0) -> dict[str, float] | None:
     cfg = ((data or {}).get("breaker") or {}).get("config") if isinstance(data, dict) else None
     if not isinstance(cfg, dict):
         return None
+    if any(k not in cfg for k in KEYS):
+        return None
     try:
-        return {k: float(cfg[k]) for k in KEYS}
-    except (KeyError, TypeError, ValueError):
+        return BreakerTimings.from_json(cfg)
+    except ValueError:
         return None
 
 
-def breaker_of_target(target: str, flagged: dict[str, float] | None,
-                      fallback: dict[str, float]) -> dict[str, float]:
+def breaker_of_target(target: str, flagged: BreakerTimings | None,
+                      fallback: BreakerTimings) -> BreakerTimings:
     """The timings the analyzers should expect: the target's own, checked against ``--breaker``.
 
     A target nothing answers at gets ``flagged`` or ``fallback``: the run's
@@ -80,7 +83,8 @@ def breaker_of_target(target: str, flagged: dict[str, float] | None,
     except Unreachable:
         return flagged or fallback
     if seen is not None and flagged is not None:
-        diff = [f"{k} {flagged[k]:g} vs {seen[k]:g}" for k in KEYS if abs(flagged[k] - seen[k]) > 1e-9]
+        mine, theirs = flagged.to_json(), seen.to_json()
+        diff = [f"{k} {mine[k]:g} vs {theirs[k]:g}" for k in KEYS if abs(mine[k] - theirs[k]) > 1e-9]
         if diff:
             raise TargetError(f"--breaker disagrees with {target}/debug/memory: " + ", ".join(diff))
     if seen is not None:

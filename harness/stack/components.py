@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.breaker_timings import BreakerTimings
 from harness.stack.net import can_connect, host_port
 
 PY = sys.executable
@@ -170,7 +171,7 @@ def plan_service(
     redis_url: str,
     llm_url: str,
     home: Path,
-    breaker: dict[str, float],
+    breaker: BreakerTimings,
     llm_api_key: str | None,
 ) -> Plan:
     """The reference service, wired to the proxies rather than to the backends."""
@@ -184,10 +185,10 @@ def plan_service(
         "--llm-url", llm_url,
         "--event-log", str(home / "events.jsonl"),
         "--outbox-path", str(home / "outbox.jsonl"),
-        "--breaker-threshold", str(int(breaker["threshold"])),
-        "--breaker-window-s", f"{breaker['window_s']:g}",
-        "--breaker-open-s", f"{breaker['open_s']:g}",
-        "--dynamo-timeout-ms", str(int(breaker["timeout_ms"])),
+        "--breaker-threshold", str(breaker.threshold),
+        "--breaker-window-s", f"{breaker.window_s:g}",
+        "--breaker-open-s", f"{breaker.open_s:g}",
+        "--dynamo-timeout-ms", str(int(breaker.timeout_ms)),
     ]
     env = {"AWS_ACCESS_KEY_ID": "harness", "AWS_SECRET_ACCESS_KEY": "harness", "AWS_DEFAULT_REGION": "us-east-1"}
     if llm_api_key:

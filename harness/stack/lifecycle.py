@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from harness.breaker_timings import DESIGN, BreakerTimings
 from harness.stack import components as comp
 from harness.stack.net import port_in_use
 from harness.stack.procs import (
@@ -35,7 +36,6 @@ from harness.state import STATE_VERSION, clear_state, load_state, save_state
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
 PROXIED = ("dynamodb", "redis", "llm")
-DEFAULT_BREAKER: dict[str, float] = {"threshold": 5, "window_s": 10.0, "open_s": 30.0, "timeout_ms": 200}
 
 
 @dataclass
@@ -51,7 +51,7 @@ class UpOptions:
     llm_url: str | None = None
     toxiproxy_url: str | None = None
     real_llm: bool = False
-    breaker: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BREAKER))
+    breaker: BreakerTimings = DESIGN
     die_with_parent: bool = False  # a chaos run's private stack; `harness up` leaves it False
 
 
@@ -122,7 +122,7 @@ def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
         "created_at": time.time(),
         "variant": opts.variant,
         "home": str(home),
-        "breaker": dict(opts.breaker),
+        "breaker": opts.breaker.to_json(),
         "components": {},
     }
     try:

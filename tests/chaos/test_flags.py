@@ -53,7 +53,7 @@ def test_good_flags_build_the_quick_run() -> None:
     opts, _slo = build_options(ChaosFlags(dynamo_latency="2s", quick=True, seed=7))
     assert opts.phases == (8.0, 14.0, 10.0) and opts.users == 20 and opts.seed == 7
     assert opts.fault_label == "dynamo-latency-2s"
-    assert opts.breaker["open_s"] == 3.0
+    assert opts.breaker.open_s == 3.0
 
 
 def test_bad_slo_exits_2_before_any_stack_starts(tmp_path: Path) -> None:
