@@ -1,25 +1,15 @@
 """The Toxiproxy 2.12 HTTP API, hand-written on asyncio streams.
 
-Why by hand: Go-compatibility is in the details — a 405 with an empty body
-and no content type, error bodies that are JSON yet served as
-``text/plain; charset=utf-8`` with a trailing newline, ``/populate`` errors
-that are ``application/json`` without one, an ``X-Toxiproxy-Request-Id`` on
-every routed answer, 403 for ``Mozilla/`` user agents (CSRF protection).  A
-thin HTTP/1.1 layer with an explicit router keeps every one of those visible
-and avoids a framework quietly "fixing" them.  All mutating requests are
-serialised by one lock, because applying a toxic change to live connections
-awaits each connection's stub.
-
-Bad input never gets a 500 or a dropped connection: malformed HTTP framing is
-a plain ``400 Bad Request`` (as Go's net/http answers), and bad bodies —
-syntax, nesting too deep, wrong types, numbers out of the Go field's range
-(float32 toxicity, int64 attributes), lone UTF-16 surrogates (replaced by
-U+FFFD, as Go's decoder does) — are 400 with ``{"error": ...}``.  The only
-500s are Go's own for listen failures (an unparsable or busy ``listen``
-address), which the reference transcript records.
-
-``/harness/taps`` are our extension (see :mod:`harness.toxiproxy.tap`); a
-real Toxiproxy answers them 404.
+Why by hand: clients and the reference transcripts depend on Go's exact
+answers — a 405 with no body or content type, JSON error bodies served as
+``text/plain; charset=utf-8`` with a trailing newline (``/populate``'s as
+``application/json`` without one), an ``X-Toxiproxy-Request-Id`` on every
+routed answer, 403 for ``Mozilla/`` user agents.  A thin HTTP/1.1 layer with
+an explicit router keeps each of those visible instead of letting a framework
+"fix" them.  Bad input is a 400, never a 500 or a dropped connection; the only
+500s are Go's own listen failures.  Mutations share one lock, because a toxic
+change awaits every live connection's stub.  ``/harness/taps`` is our
+extension (:mod:`harness.toxiproxy.tap`); a real Toxiproxy answers it 404.
 """
 
 from __future__ import annotations
@@ -256,10 +246,13 @@ class ApiServer:
             if handler is None:
                 return Response(405)
             args = [unquote(g) for g in match.groups()]
-            if method == "GET":
-                return await handler(*args, body=body)
-            async with self.lock:
-                return await handler(*args, body=body)
+            try:
+                if method == "GET":
+                    return await handler(*args, body=body)
+                async with self.lock:
+                    return await handler(*args, body=body)
+            except ProxyError as exc:  # every handler's "proxy not found", "already exists", listen failures
+                return error_response(exc.status, exc.message)
         return Response(404, b"404 page not found\n", TEXT)
 
     # ------------------------------------------------------------------ handlers
@@ -269,12 +262,8 @@ class ApiServer:
 
     async def reset(self, *, body: bytes) -> Response:
         for proxy in list(self.collection.proxies.values()):
-            try:
+            with contextlib.suppress(AlreadyStarted):
                 await proxy.start()
-            except AlreadyStarted:
-                pass
-            except ProxyError as exc:
-                return error_response(exc.status, exc.message)
             await proxy.toxics.reset()
         return Response(204)
 
@@ -292,10 +281,7 @@ class ApiServer:
         if not fields["upstream"]:
             return error_response(400, "missing required field: upstream")
         proxy = Proxy(fields["name"], fields["listen"], fields["upstream"])
-        try:
-            await self.collection.add(proxy, bool(fields["enabled"]))
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        await self.collection.add(proxy, bool(fields["enabled"]))
         return json_response(201, proxy.to_json())
 
     async def populate(self, *, body: bytes) -> Response:
@@ -326,16 +312,10 @@ class ApiServer:
         return json_response(201, {"proxies": [p.to_json() for p in created] if created else None})
 
     async def proxy_show(self, name: str, *, body: bytes) -> Response:
-        try:
-            return json_response(200, self.collection.get(name).to_json())
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        return json_response(200, self.collection.get(name).to_json())
 
     async def proxy_update(self, name: str, *, body: bytes) -> Response:
-        try:
-            proxy = self.collection.get(name)
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        proxy = self.collection.get(name)
         try:
             fields = _decode_proxy(
                 body,
@@ -344,49 +324,37 @@ class ApiServer:
         except GoJSONError as exc:
             return bad_body(exc)
         listen, upstream, enabled = fields["listen"], fields["upstream"], bool(fields["enabled"])
-        try:
-            if listen != proxy.listen:
-                try:
-                    split_host_port(listen)
-                except ValueError as exc:
-                    return error_response(500, str(exc))
-            if listen != proxy.listen or upstream != proxy.upstream:
-                # Go: stop, take the new addresses, start again if (still) enabled.
+        if listen != proxy.listen:
+            try:
+                split_host_port(listen)
+            except ValueError as exc:
+                return error_response(500, str(exc))
+        if listen != proxy.listen or upstream != proxy.upstream:
+            # Go: stop, take the new addresses, start again if (still) enabled.
+            proxy.stop()
+            proxy.listen, proxy.upstream = listen, upstream
+            if enabled:
+                await proxy.start()
+        elif enabled != proxy.enabled:
+            if enabled:
+                await proxy.start()
+            else:
                 proxy.stop()
-                proxy.listen, proxy.upstream = listen, upstream
-                if enabled:
-                    await proxy.start()
-            elif enabled != proxy.enabled:
-                if enabled:
-                    await proxy.start()
-                else:
-                    proxy.stop()
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
         return json_response(200, proxy.to_json())
 
     async def proxy_delete(self, name: str, *, body: bytes) -> Response:
-        try:
-            self.collection.remove(name)
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        self.collection.remove(name)
         tap = self.taps.pop(name, None)
         if tap is not None:  # the proxy's connections are closed now: their lines are in
             tap.close()
         return Response(204)
 
     async def toxic_index(self, name: str, *, body: bytes) -> Response:
-        try:
-            proxy = self.collection.get(name)
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        proxy = self.collection.get(name)
         return json_response(200, [w.to_json() for w in proxy.toxics.all()])
 
     async def toxic_create(self, name: str, *, body: bytes) -> Response:
-        try:
-            proxy = self.collection.get(name)
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        proxy = self.collection.get(name)
         try:
             raw = _decode(body)
             if not isinstance(raw, dict):
@@ -430,10 +398,7 @@ class ApiServer:
         if problem:
             return error_response(400, problem)
         name, path, http = raw["proxy"], Path(raw["path"]), raw.get("http") is True
-        try:
-            proxy = self.collection.get(name)
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        proxy = self.collection.get(name)
         if name in self.taps:
             return error_response(409, f"proxy {name} is already tapped")
         try:
@@ -467,16 +432,10 @@ class ApiServer:
         return wrapper
 
     async def toxic_show(self, name: str, toxic: str, *, body: bytes) -> Response:
-        try:
-            return json_response(200, self._find_toxic(name, toxic).to_json())
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        return json_response(200, self._find_toxic(name, toxic).to_json())
 
     async def toxic_update(self, name: str, toxic: str, *, body: bytes) -> Response:
-        try:
-            wrapper = self._find_toxic(name, toxic)
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        wrapper = self._find_toxic(name, toxic)
         cls = type(wrapper.toxic)
         try:
             raw = _decode(body)
@@ -490,10 +449,7 @@ class ApiServer:
         return json_response(200, wrapper.to_json())
 
     async def toxic_delete(self, name: str, toxic: str, *, body: bytes) -> Response:
-        try:
-            wrapper = self._find_toxic(name, toxic)
-        except ProxyError as exc:
-            return error_response(exc.status, exc.message)
+        wrapper = self._find_toxic(name, toxic)
         await self.collection.get(name).toxics.remove(wrapper)
         return Response(204)
 
