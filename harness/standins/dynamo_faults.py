@@ -7,17 +7,8 @@ This WSGI middleware sits in front of moto and answers a share of DynamoDB
 calls with exactly those bodies and headers, so the service's SDK reacts as it
 would in production. The share is exact, not random: the n-th call fails when
 ``floor(n * rate)`` steps up, so a 20 % fault fails 1 call in 5 at any load.
-
-Control API (JSON), next to moto on the stand-in's port:
-
-* ``PUT /_standin/faults`` ``{"error_rate": 0.2, "code": "ProvisionedThroughputExceededException",
-  "operations": ["PutItem"]}`` (``operations`` optional: default every operation);
-* ``PUT /_standin/faults`` ``{"burst": 3, "every_s": 10, "delay_ms": 1000}``: intermittent
-  timeouts -- the first ``burst`` calls of every ``every_s`` window (counted from the PUT)
-  are held ``delay_ms`` and then answered normally, so a caller with a shorter timeout
-  times out on exactly that many calls per window, however heavy the load;
-* ``GET /_standin/faults``: the settings and how many calls were seen and failed;
-* ``DELETE /_standin/faults``: back to healthy.
+For intermittent timeouts it holds calls, then answers them: the write lands, as after a real timeout.
+The control API is described on :class:`ApiFaults`.
 """
 
 from __future__ import annotations
@@ -106,7 +97,19 @@ class FaultSpec:
 
 
 class ApiFaults:
-    """WSGI middleware: the control API, and the forged answers while a fault is set."""
+    """WSGI middleware: the control API, and the forged answers while a fault is set.
+
+    Control API (JSON), next to moto on the stand-in's port:
+
+    * ``PUT /_standin/faults`` ``{"error_rate": 0.2, "code": "ProvisionedThroughputExceededException",
+      "operations": ["PutItem"]}`` (``operations`` optional: default every operation);
+    * ``PUT /_standin/faults`` ``{"burst": 3, "every_s": 10, "delay_ms": 1000}``: intermittent
+      timeouts -- the first ``burst`` calls of every ``every_s`` window (counted from the PUT)
+      are held ``delay_ms`` and then answered normally, so a caller with a shorter timeout
+      times out on exactly that many calls per window, however heavy the load;
+    * ``GET /_standin/faults``: the settings and how many calls were seen and failed;
+    * ``DELETE /_standin/faults``: back to healthy.
+    """
 
     def __init__(self, app: WsgiApp) -> None:
         self.app = app

@@ -1,48 +1,15 @@
 """DynamoDB stand-in (backend ``moto-indexed``): moto's server with a fast Query.
 
-Why this exists: moto 5.2.5 answers ``Query`` by collecting *every* item of the
-table, sorting the lot and then filtering by the partition key (48 ms p50 at 2k
-items, 308 ms at 10k through moto_server). The design under test promises a
-DynamoDB p99 below 10 ms, so a stand-in that is itself slower than the fault we
-inject would make every experiment meaningless. Rather than re-implement
-DynamoDB we keep moto (its request parsing, validation, expressions, errors and
-every other operation) and patch exactly one hot path:
-
-* each table's partitions (moto keeps ``items[hash_key] -> {range_key: Item}``)
-  become :class:`SortedPartition` dicts that also keep their range keys sorted
-  (``bisect.insort`` on insert, removal on delete), and
-* ``Table.query`` on the base table (no index, no legacy ``QueryFilter``) runs
-  moto's own query code against a :class:`_PartitionView` whose
-  ``all_items()`` returns just that partition, already sorted, and cut with
-  ``bisect`` to the window moto's loop would look at (after ``ExclusiveStartKey``,
-  inside simple range conditions, ``Limit + 1`` long). moto's code still
-  applies every check itself (hash match, range comparison, ``Limit`` before
-  ``FilterExpression``, 1 MB page limit, ``LastEvaluatedKey`` — including its
-  quirk of returning one when the next candidate would not even match —,
-  projection), so results are identical to unpatched moto: the window only
-  removes items moto would never have looked at.
-
-Anything else (GSI/LSI queries, ``QueryFilter``, hash-only tables, an
-``ExclusiveStartKey`` from another partition) falls through to moto unchanged.
-
-Two more costs had to go for Query p99 < 10 ms at 100k items: moto 5.2's
-response serializer walks every returned attribute through the botocore shape
-model (~8 ms for 10 items), so plain (non-binary) ``AttributeValue``s are copied
-through as-is — the walk is the identity for them; and CPython's cyclic GC
-stalled requests for up to ~0.9 s when sweeping moto's millions of objects, so
-the server process ``gc.freeze()``s its heap every second. Smaller per-request
-costs trimmed the same way: werkzeug's access log is silenced (WARNING level),
-moto's host dispatcher is short-circuited for ``X-Amz-Target: DynamoDB_*``, and
-moto's per-request ``inspect.getmembers`` of the handler class is cached.
-
-TTL: like moto, this stand-in stores the TTL setting but **never expires
-items**. Real DynamoDB deletes expired items lazily ("within a few days") and
-returns them from reads until then, so readers must filter ``ttl > :now``
-themselves either way.
-
-Run: ``python -m harness.standins.dynamodb --host 127.0.0.1 --port 0``; prints
-``dynamodb listening on http://HOST:PORT`` once it accepts connections, logs to
-stderr, exits cleanly on SIGTERM/SIGINT.
+Unpatched moto answers ``Query`` by sorting and filtering the whole table, so
+the stand-in would be slower than the faults we inject and the design's DynamoDB
+p99 < 10 ms goal could not be checked. Rather than re-implement DynamoDB we keep
+moto (parsing, validation, expressions, errors) and patch only its hot paths:
+partitions keep their range keys sorted, and a base-table Query runs moto's own
+query code on a bisect-narrowed slice of one partition, so results stay moto's.
+Response serialization, the cyclic GC, access logging and dispatch are trimmed
+for the same goal. Like moto, TTL is stored but items never expire, so readers
+filter ``ttl > :now`` themselves, as real DynamoDB's lazy deletion requires too.
+Measurements: benchmarks/results/{dynamodb_query,measurements-standins}.md.
 """
 
 from __future__ import annotations
@@ -64,6 +31,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
 from harness.standins import configure_logging, listen_arg_parser, parse_listen_args, serve_until_signal
+from harness.standins.base import BackgroundServer
 from harness.standins.dynamo_faults import ApiFaults
 
 log = logging.getLogger("harness.standins.dynamodb")
@@ -278,7 +246,11 @@ def _indexed_query(self: Table, hash_key: DynamoType | None, range_comparison: s
                    scan_index_forward: bool, projection_expressions: list[list[str]] | None,
                    index_name: str | None = None, consistent_read: bool = False,
                    filter_expression: Any = None, **kwargs: Any) -> Any:
-    """``Table.query`` that reads one partition instead of the whole table."""
+    """``Table.query`` that reads one partition instead of the whole table.
+
+    GSI/LSI queries, legacy ``QueryFilter``, hash-only tables and an
+    ``ExclusiveStartKey`` from another partition fall through to moto unchanged.
+    """
     args = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward,
             projection_expressions, index_name, consistent_read, filter_expression)
     part = self.items.get(hash_key) if hash_key is not None else None
@@ -403,12 +375,14 @@ def is_patched() -> bool:
     return _patched
 
 
-class DynamoServer:
+class DynamoServer(BackgroundServer):
     """moto's WSGI app on a werkzeug threaded server in a background thread.
 
     Same construction as ``moto.server.ThreadedMotoServer`` but it binds first
     (so port 0 works and the real port is known before anyone connects).
     """
+
+    standin_name = NAME
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, indexed: bool = True) -> None:
         from moto.moto_server.werkzeug_app import (
@@ -444,7 +418,6 @@ class DynamoServer:
         # API-level faults (throttling, internal errors) sit in front of moto: see dynamo_faults.
         app = ApiFaults(_Dispatcher(create_backend_app))
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
     @property
@@ -452,11 +425,8 @@ class DynamoServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> DynamoServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dynamodb-standin",
-                                        daemon=True)
-        self._thread.start()
-        return self
+    def _serve(self) -> None:
+        self._server.serve_forever()
 
     def freeze_heap_periodically(self, interval_s: float = 1.0) -> None:
         """Move long-lived objects out of the cyclic GC's reach, every ``interval_s``.
@@ -472,18 +442,12 @@ class DynamoServer:
 
         threading.Thread(target=_loop, name="dynamodb-gc-freeze", daemon=True).start()
 
-    def stop(self) -> None:
+    def _shutdown(self) -> None:
         self._stopping.set()
         self._server.shutdown()
+
+    def _close(self) -> None:
         self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> DynamoServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,37 +1,14 @@
 """Anthropic Messages API stand-in (backend ``anthropic-standin``).
 
-Why: the service under test calls Claude through the real ``anthropic`` SDK. To
+The service under test calls Claude through the real ``anthropic`` SDK. To
 measure the *memory* design we need an LLM hop that is free, deterministic and
 breakable on demand, yet speaks the wire protocol closely enough that the real
 SDK (sync and async, plain and streaming) cannot tell the difference. The reply
 text comes from :func:`harness.standins.compose.compose_reply`, which answers
 from the tags the service put in its prompt, so a reply shows whether the
-service resolved "the second one" correctly.
-
-Endpoints:
-
-* ``POST /v1/messages`` — non-streaming JSON, or SSE when ``"stream": true``
-  (``message_start``, ``ping``, ``content_block_start``, ``content_block_delta``
-  ×n, ``content_block_stop``, ``message_delta``, ``message_stop``; every event
-  has its ``event:`` line, without which the SDK silently drops it).
-* ``POST /v1/messages/count_tokens`` — ``{"input_tokens": N}``.
-* ``GET /healthz``.
-* ``GET|PUT|DELETE /_standin/faults`` — injected errors/latency:
-  ``{"error_rate": 0.0-1.0, "status": 429|500|529, "latency_ms": 0,
-  "retry_after_s": 1, "seed": 0}``. PUT replaces the whole setting (missing
-  fields take these defaults) and reseeds the RNG, so a run is reproducible;
-  DELETE restores the defaults. ``GET /_standin/stats`` counts requests.
-
-Per request, header ``x-standin-error: 429|500|529`` forces that error.
-Errors use Anthropic's shape ``{"type": "error", "error": {"type", "message"}}``:
-401 ``authentication_error`` (no key; ``x-api-key`` and ``Authorization: Bearer``
-are both accepted, any value), 400 ``invalid_request_error``, 429
-``rate_limit_error`` (with ``retry-after``), 500 ``api_error``, 529
-``overloaded_error``. Token counts are estimates: ``len(text) // 4 + 1``.
-
-Run: ``python -m harness.standins.llm --host 127.0.0.1 --port 0``; prints
-``llm listening on http://HOST:PORT`` once it accepts connections, logs to
-stderr, exits 0 on SIGTERM/SIGINT.
+service resolved "the second one" correctly. Errors and latency are injected
+on demand from a seeded RNG, so a faulty run is reproducible. The endpoints and
+error shapes are listed on :func:`create_app`.
 """
 
 from __future__ import annotations
@@ -45,7 +22,6 @@ import random
 import signal
 import socket
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from types import FrameType
@@ -58,6 +34,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from harness.standins import configure_logging, listen_arg_parser, parse_listen_args
+from harness.standins.base import BackgroundServer
 from harness.standins.compose import compose_reply
 
 log = logging.getLogger("harness.standins.llm")
@@ -358,8 +335,10 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
 def create_app(state: StandinState | None = None) -> Starlette:
     """The ASGI app (also usable in-process, e.g. with ``httpx.ASGITransport``).
 
-    The handlers are module-level and find their :class:`StandinState` on
-    ``app.state.standin``, so each stays small and testable on its own.
+    Its endpoints, fault settings and error shapes are in docs/contracts.md, in
+    the section on the prompt format and the LLM stand-in. The handlers are
+    module-level and find their :class:`StandinState` on ``app.state.standin``,
+    so each stays small and testable on its own.
     """
     st = state or StandinState()
     app = Starlette(routes=[
@@ -387,8 +366,11 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class LLMServer:
+class LLMServer(BackgroundServer):
     """The stand-in on a real socket, served by uvicorn in a background thread (for tests/in-process use)."""
+
+    standin_name = NAME
+    join_timeout_s = 10.0
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state: StandinState | None = None) -> None:
         self.state = state or StandinState()
@@ -403,7 +385,6 @@ class LLMServer:
         config = uvicorn.Config(create_app(self.state), log_level="warning", access_log=False,
                                 timeout_graceful_shutdown=2, lifespan="off")
         self.server = _QuietServer(config)
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -414,29 +395,17 @@ class LLMServer:
         """Serve until ``self.server.should_exit`` is set."""
         await self.server.serve(sockets=[self.sock])
 
-    def start(self) -> LLMServer:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self.serve()), name="llm-standin",
-                                        daemon=True)
-        self._thread.start()
-        for _ in range(1000):
-            if self.server.started or not self._thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        if not self.server.started:
-            raise RuntimeError("LLM stand-in failed to start")
-        return self
+    def _serve(self) -> None:
+        asyncio.run(self.serve())
 
-    def stop(self) -> None:
+    def _ready(self) -> bool:
+        return self.server.started
+
+    def _shutdown(self) -> None:
         self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+
+    def _close(self) -> None:
         self.sock.close()
-
-    def __enter__(self) -> LLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 async def _run(server: LLMServer) -> int:

@@ -19,19 +19,19 @@ import argparse
 import logging
 import socket
 import sys
-import threading
 from typing import Any
 
 from fakeredis import TcpFakeServer
 
 from harness.standins import configure_logging, listen_arg_parser, parse_listen_args, serve_until_signal
+from harness.standins.base import BackgroundServer
 
 log = logging.getLogger("harness.standins.redis")
 
 NAME = "redis"
 
 
-class NoDelayFakeServer(TcpFakeServer):
+class NoDelayFakeServer(BackgroundServer, TcpFakeServer):
     """``TcpFakeServer`` whose accepted connections have ``TCP_NODELAY`` set.
 
     Handler threads are daemonic so a client that keeps its connection open
@@ -39,10 +39,11 @@ class NoDelayFakeServer(TcpFakeServer):
     within their 10 ms poll interval).
     """
 
+    standin_name = NAME
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> None:
         super().__init__((host, port), **kwargs)
         self.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = super().get_request()
@@ -54,25 +55,15 @@ class NoDelayFakeServer(TcpFakeServer):
         host, port = self.server_address[:2]
         return f"redis://{host!s}:{port}"
 
-    def start(self) -> NoDelayFakeServer:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="redis-standin", daemon=True)
-        self._thread.start()
-        return self
+    def _serve(self) -> None:
+        self.serve_forever(poll_interval=0.1)
 
-    def stop(self) -> None:
-        """Stop accepting, end the handler loops and close the listening socket."""
+    def _shutdown(self) -> None:
+        """Stop accepting and end the handler loops (returns once ``serve_forever`` has)."""
         self.shutdown()
+
+    def _close(self) -> None:
         self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> NoDelayFakeServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
