@@ -25,22 +25,10 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from harness.breaker_timings import DESIGN, BreakerTimings
+from harness.records import EVENT_COLUMNS, FIELD_TYPES, NUMERIC, RECORD_COLUMNS, RECORDS_FILE, WIRE_COLUMNS
 
 _loads: Callable[[bytes], Any] = orjson.loads
 _DecodeError: type[Exception] = orjson.JSONDecodeError
-
-RECORD_COLUMNS = [
-    "kind", "id", "ts", "start", "intended_start", "latency_us", "status", "error", "name",
-    "scenario", "user_class", "session_id", "turn", "memory_mode", "level", "reason",
-    "persisted", "verdict", "script", "conversation",
-]
-EVENT_COLUMNS = [
-    "ts", "event", "breaker", "from", "to", "outcome", "store", "session_id", "latency_ms",
-    "items", "bytes", "turn_number", "level", "memory_mode", "reason", "action", "persisted",
-]
-WIRE_COLUMNS = ["ts", "proxy", "conn", "event", "seq", "method", "path", "target", "status", "request_ts",
-                "duration_ms", "error"]
-
 
 class RunDataError(ValueError):
     """The run directory itself is unusable (missing or run.json unreadable)."""
@@ -72,22 +60,6 @@ def read_jsonl(path: Path, data: bytes | None = None,
         else:
             bad += 1
     return out, bad
-
-
-NUMERIC = {"ts", "start", "intended_start", "latency_us", "latency_ms"}
-# pyarrow type aliases of the service-event, load-record and run-directory fields, for the fast reader. Times are
-# float64 whatever their JSON spelling (as NUMERIC is on the per-line path).
-FIELD_TYPES: dict[str, str] = {
-    **{k: "float64" for k in NUMERIC},
-    **{k: "double" for k in ("memory_ms", "llm_ms", "total_ms")},
-    **{k: "int64" for k in ("status", "turn", "level", "items", "bytes", "turn_number", "failures_in_window")},
-    **{k: "string" for k in ("kind", "id", "error", "name", "scenario", "user_class", "session_id", "script",
-                             "memory_mode", "reason", "verdict", "worker", "event", "breaker", "from", "to",
-                             "outcome", "store", "action", "user_message_sha256", "reply_sha256",
-                             "customer_id", "user_message", "assistant_reply", "intent")},
-    **{k: "float64" for k in ("timestamp", "ttl")},  # table items (epoch seconds)
-    "persisted": "bool",
-}
 
 
 ARROW_MIN_BYTES = 1 << 20  # below this the per-line path is as fast and has no edge cases
@@ -344,7 +316,7 @@ def load_run(run_dir: Path | str) -> RunData:
             malformed[rel] = bad
         return df
 
-    recs_all = jl("records/records.jsonl", RECORD_COLUMNS)
+    recs_all = jl(f"records/{RECORDS_FILE}", RECORD_COLUMNS)
     dups = 0
     if len(recs_all):
         kind = recs_all["kind"].fillna("request").to_numpy()

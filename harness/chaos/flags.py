@@ -28,7 +28,6 @@ from harness.chaos.faults import (
     parse_rate,
     parse_toxic,
 )
-from harness.chaos.load import SCENARIO_CLASSES
 from harness.chaos.runner import (
     DESIGN_PHASES,
     QUICK_PHASES,
@@ -39,6 +38,7 @@ from harness.chaos.runner import (
 from harness.chaos.schedule import Flap
 from harness.chaos.target import TargetError, breaker_of_target, parse_breaker_flag
 from harness.durations import DurationError, parse_duration
+from harness.loadgen.locust_run import scenario_classes
 from harness.slo import Slo, SloError, load_slo
 from harness.stack.net import AddressError, require_loopback
 
@@ -274,10 +274,11 @@ def parse_phases(f: ChaosFlags) -> tuple[tuple[float, float, float], float]:
 def parse_scenarios(f: ChaosFlags) -> list[str]:
     """The scenario list; an arrival rate implies the open-model scenario."""
     scenarios = [s.strip() for s in f.scenario.split(",") if s.strip()]
-    unknown = [s for s in scenarios if s not in SCENARIO_CLASSES]
+    known = scenario_classes()
+    unknown = [s for s in scenarios if s not in known]
     if not scenarios or unknown:
         raise UsageError(f"--scenario: unknown {', '.join(unknown) or 'empty'}; "
-                         f"choose from {', '.join(SCENARIO_CLASSES)}")
+                         f"choose from {', '.join(known)}")
     if f.arrival_rate is not None:
         if f.arrival_rate <= 0:
             raise UsageError("--arrival-rate must be above 0")

@@ -34,8 +34,10 @@ from rich.table import Table
 from harness.breaker_timings import DESIGN, BreakerTimings
 from harness.chaos import evidence
 from harness.chaos.faults import Fault
-from harness.chaos.load import LiveStats, LoadPlan, LocustRun
 from harness.chaos.schedule import Flap
+from harness.loadgen.live import LiveStats
+from harness.loadgen.locust_run import LoadPlan, LocustRun
+from harness.records import RECORDS_FILE
 from harness.stack import lifecycle
 from harness.stack.lifecycle import UpOptions
 from harness.stack.procs import sigterm_as_interrupt
@@ -253,7 +255,7 @@ class ChaosRun:
             self.locust_exit = head.returncode if head else None
 
     def _sent(self) -> int:
-        return LiveStats(self.run_dir / "records" / "records.jsonl").poll_all()
+        return LiveStats(self.run_dir / "records" / RECORDS_FILE).poll_all()
 
     def _preflight(self, service_url: str) -> None:
         """Refuse to measure a target nothing listens on: one TCP connect before any load."""
@@ -315,7 +317,7 @@ class ChaosRun:
         )
         self.locust = LocustRun(plan)
         self.locust.start()
-        stats = LiveStats(records / "records.jsonl")
+        stats = LiveStats(records / RECORDS_FILE)
         deadline = time.monotonic() + startup_allowance
         while stats.total == 0:
             if not self.locust.running():

@@ -1,28 +1,16 @@
-"""Per-request recording plugin for Locust (docs/contracts.md section 4).
+"""Per-request recording plugin for Locust (the load records section of docs/contracts.md).
 
-Why not Locust's CSV: it is rewritten on a 1 s timer with no final write, so it
-misses the tail of a run, and it has no per-request rows at all. The analyzers
-need every request with its intended start (coordinated omission), memory mode
-and verdict, so this plugin writes one JSON line per request from Locust's
-``events.request`` hook. Load code only puts its extra fields into the request
-``context``; recording stays here.
+Why not Locust's CSV: it is rewritten on a 1 s timer with no final write and
+has no per-request rows; the analyzers need every request with its intended
+start, memory mode and verdict. Load code only puts fields into the request
+``context`` (named in :mod:`harness.records`); recording stays here.
 
-Durability and cost: a local (or master) process buffers records for at most
-``FLUSH_INTERVAL_S`` (50 ms) and writes each batch with a single ``os.write``
-on an ``O_APPEND`` descriptor, so a ``kill -9`` loses at most the last 50 ms and
-never leaves a torn line. One syscall per batch instead of per record, and
-orjson for the encoding, keep the plugin's cost per request to a few
-microseconds (benchmarks/results/locust_recorder.md).
-
-Distribution: workers never touch the file. They buffer records and ship them
-to the master with ``runner.send_message`` at most every 100 ms, plus a final
-flush in ``test_stop``, which a worker fires before it sends its final stats
-(and before ``client_stopped``); messages from one worker arrive in order, so
-the master has written every record before it counts the last stats. Ids are
-``<process>:<seq>``, unique per run; the master drops any id it saw already.
-
-Every locustfile imports this module; Python's module cache makes the listener
-registration happen exactly once however many locustfiles are loaded.
+A process buffers records for at most ``FLUSH_INTERVAL_S`` and writes each
+batch with one ``os.write`` on an ``O_APPEND`` descriptor, so a ``kill -9``
+loses at most that much and never leaves a torn line. Workers never touch the
+file: they ship batches to the master, with a final flush in ``test_stop``
+before their final stats, and the master drops any ``<process>:<seq>`` id it
+saw already. The cost per request is in benchmarks/results/locust_recorder.md.
 """
 
 from __future__ import annotations
@@ -44,6 +32,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.loadgen.options import OptionsError, add_arguments, default_record_dir, resolve_host, validate
+from harness.records import CONTEXT_FIELDS, RECORDS_FILE, REQUEST_KIND
 
 logger = logging.getLogger("harness.loadgen.recorder")
 
@@ -53,25 +42,6 @@ def _encode(record: dict[str, Any]) -> bytes:
 
 MESSAGE_TYPE = "harness_records"
 FLUSH_INTERVAL_S = 0.05
-RECORDS_FILE = "records.jsonl"
-
-_CONTEXT_FIELDS = (
-    "scenario",
-    "user_class",
-    "session_id",
-    "turn",
-    "script",
-    "conversation",
-    "memory_mode",
-    "level",
-    "reason",
-    "persisted",
-    "user_message_sha256",
-    "reply_sha256",
-    "referent_distance",
-    "notice",
-    "expected_session_id",
-)
 
 
 class RecordSink:
@@ -156,7 +126,7 @@ class Recorder:
         if exception is not None:
             error = str(exception) or type(exception).__name__
         record: dict[str, Any] = {
-            "kind": "request",
+            "kind": REQUEST_KIND,
             "ts": now,
             "start": start,
             "intended_start": ctx.get("intended_start", start),
@@ -165,7 +135,7 @@ class Recorder:
             "error": error,
             "name": name,
         }
-        for key in _CONTEXT_FIELDS:
+        for key in CONTEXT_FIELDS:
             record[key] = ctx.get(key)
         verdict = ctx.get("verdict")
         if verdict is None:

@@ -1,48 +1,15 @@
 """Wire tap: log what crosses a proxy as JSON lines (``POST /harness/taps``).
 
-Why it exists: the service's own event log says what the service *believes*
-it did; the analyzers (``harness/analyzers/dynamo_calls.py``,
-``breaker_wire.py``) want the calls it actually made, which only the proxy in
-front of DynamoDB sees.  Real Toxiproxy has no such thing, so these are extra
-endpoints (``/harness/taps``) a real Toxiproxy answers with 404, and the harness
-falls back to the event log.
-
-Where it looks: at the **client side** of the proxy, in both directions.
-Requests are observed as they are read from the client socket (before any
-*upstream* toxic), responses as they are written to the client socket (after
-every *downstream* toxic).  So a line describes what the service sent and
-what it received, and when: ``duration_ms`` includes an injected downstream
-latency, and a response the client hung up on before a toxic released it is
-logged as unanswered ("connection closed before response"), exactly as the
-service experienced it.
-
-Guarantees, because the tap sits on the data path:
-
-* it never alters, reorders or delays bytes: the link hands it a reference
-  to each chunk after forwarding it, and parsing only counts body bytes (no
-  copies beyond header lines);
-* it never breaks a connection: bytes that are not HTTP/1.x produce one line
-  with ``error`` and parsing stops for that connection (forwarding goes on);
-  any unexpected exception is logged and treated the same way;
-* a proxy without a tap pays two ``is None`` tests per chunk; with
-  ``"http": false`` the tap logs only ``open``/``close`` and installs no
-  per-chunk hook at all.
-
-Line format (keys exactly :data:`WIRE_KEYS`, also ``WIRE_COLUMNS`` in
-``harness/analyzers/rundata.py``): ``event`` is ``open`` | ``close`` |
-``request`` (its request headers were seen: ``ts == request_ts``) |
-``response`` (the response was complete, or the connection ended first).
-``seq`` numbers requests per connection from 0; responses pair with requests
-in order (HTTP/1.1 pipelining); interim ``1xx`` answers are skipped.  Requests
-still pending when the client closes its side (its FIN: HTTP clients do not
-half-close, so it gave up) or when the connection ends are logged as
-responses with ``status`` null and ``error`` "connection closed before
-response" (or, with a status, "... before the response was complete").  A tap
-started while connections are open joins them at the next chunk that starts
-with a request line (its ``open`` line says so in ``error``).  Requests still
-pending when the tap is deleted, or behind the one that parsing stopped on,
-get no response line.  Lines are buffered and written at least every
-:data:`FLUSH_S` seconds, when the buffer grows large, and on delete/shutdown.
+The service's event log says what it *believes* it did; the analyzers want
+the DynamoDB calls it actually made, which only the proxy in front of DynamoDB
+sees.  Real Toxiproxy has no tap (it answers ``/harness/taps`` 404 and the
+harness falls back to the event log).  The tap watches the client side of the
+proxy — requests as read from the client, before any upstream toxic; responses
+as written to it, after every downstream toxic — so a line records what the
+service sent and received, and when, injected latency included.  It sits on
+the data path, so it never alters, delays or breaks anything: it sees each
+chunk after forwarding, bytes it cannot parse end parsing (not forwarding) for
+that connection, and an untapped proxy pays two ``is None`` tests per chunk.
 """
 
 from __future__ import annotations
@@ -59,10 +26,11 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import IO, Any
 
+from harness.records import WIRE_COLUMNS
+
 log = logging.getLogger(__name__)
 
-WIRE_KEYS = ("ts", "proxy", "conn", "event", "seq", "method", "path", "target", "status", "request_ts",
-             "duration_ms", "error")
+WIRE_KEYS = tuple(WIRE_COLUMNS)
 FLUSH_S = 0.5
 FLUSH_LINES = 2000
 MAX_HEAD = 64 << 10
@@ -424,7 +392,13 @@ class Pending:
 
 @dataclass
 class Tap:
-    """One proxy's tap: where lines go and whether HTTP is parsed."""
+    """One proxy's tap: where lines go and whether HTTP is parsed.
+
+    Each line has exactly the keys of :data:`WIRE_KEYS` (the analyzers read them
+    as ``harness.records.WIRE_COLUMNS``). How requests and responses pair, and
+    what a connection that ends early logs, is in docs/contracts.md under the
+    run directory's ``taps/dynamodb.jsonl``.
+    """
 
     proxy: str
     path: Path
