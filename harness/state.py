@@ -1,6 +1,6 @@
 """The stack's state file: what ``harness up`` started, where, and how to reach it.
 
-One JSON document (docs/contracts.md section 1) is the hand-off between
+One JSON document (docs/contracts.md, "Stack state file") is the hand-off between
 ``harness up`` and everything that runs later in other processes: ``harness
 status``/``down``, ``harness chaos`` and ``locust -f scenarios/``. Keeping it a
 plain file, rather than a daemon, means nothing of ours has to stay alive for

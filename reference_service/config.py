@@ -2,7 +2,7 @@
 
 Why both: the stack starts the service as a child process and finds it easier
 to pass environment variables, while people at a terminal type flags.  The rule
-(contracts section 2) is that ``--foo-bar`` also reads ``REFSVC_FOO_BAR`` and
+(docs/contracts.md, "Reference service") is that ``--foo-bar`` also reads ``REFSVC_FOO_BAR`` and
 the flag wins.  Bad values end the process with a clear message and exit code
 2, never a traceback.
 """

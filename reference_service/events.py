@@ -1,4 +1,4 @@
-"""The service event log (contracts section 3): one JSON object per line.
+"""The service event log (docs/contracts.md, "Service event log"): one JSON object per line.
 
 Why a file and not just logging: the analyzers join these lines with the load
 records by time, so every line must be machine-readable, carry ``ts``, and be

@@ -1,24 +1,16 @@
 """Breaker checks from the wire: what the service actually sent to DynamoDB.
 
-Why: the service's own log says when its breaker opened and how many probes it
-let through, and a broken breaker can log a perfect state machine. The wire tap
-on the ``dynamodb`` proxy records every call the service made, so three claims
-are checked against calls it cannot hide:
+Why: a broken breaker can log a perfect state machine, so the wire tap on the
+``dynamodb`` proxy, which records every call the service made, is the evidence
+for three claims: while open, nothing is sent; each half-open episode lets
+exactly one call through; each opening follows at least ``threshold`` failed
+calls (no answer, not 200, or slower than the call timeout) within ``window_s``.
 
-* while the breaker is open, the service sends DynamoDB nothing;
-* each half-open episode lets exactly one call through (the probe);
-* each opening follows at least ``threshold`` failed calls within ``window_s``.
-
-A call failed if the connection ended without an answer (the service gave up,
-e.g. its 200 ms timeout), the answer was not 200, or it took longer than the
-call timeout.
-
-The wire lags the service's decisions: a call admitted just before the breaker
-opened can reach the proxy up to one call timeout later (its timer runs from
-admission, and a busy event loop may send the bytes late), so the grace around
-each edge is the call timeout plus ``GRACE_S``.  For the same reason a 200 that
-took at least half the timeout on the wire may still have timed out at the
-service: such calls make a short count *inconclusive*, never a pass or a fail.
+The wire lags the service's decisions (a call admitted just before opening can
+reach the proxy up to one call timeout later), so each edge gets the call
+timeout plus ``GRACE_S`` of grace, and a 200 that took at least half the
+timeout may have timed out at the service: such calls make a short count
+*inconclusive*, never a pass or a fail.
 """
 
 from __future__ import annotations

@@ -1,19 +1,14 @@
 """Durability analyzer: is every turn the service answered really in DynamoDB?
 
-Every reply with ``status == 200`` is a turn the user saw, so after the
-recovery drain the table scan (table.jsonl, read from DynamoDB directly, not
-through the service) must hold its ``(session_id, turn_number)`` with the same
-content and a ``ttl`` about 24 h after its ``timestamp`` (the design's TTL).
-A missing item is a lost turn, and so is an item that holds another turn's
-text: a later turn overwrote it under the same key. A reply answered
-``persisted: false`` promised a late write; one that never arrives fails the
-run too, since "persisted later" is only a promise until it is kept.
-
-Content: records carry no message text, but the Locust plugin writes
-``user_message_sha256`` / ``reply_sha256`` (hex SHA-256 of the UTF-8 text sent and
-received); these are compared with the item's ``user_message`` /
-``assistant_reply``. Records without them (older runs) get only a non-emptiness
-check, and the check's detail says which comparison was made.
+Every 200 reply is a turn the user saw, so after the recovery drain the table
+scan (``table.jsonl``, read from DynamoDB directly, not through the service)
+must hold its ``(session_id, turn_number)`` with the same content and a ``ttl``
+about 24 h after its ``timestamp``. A missing item is a lost turn, and so is an
+item holding another turn's text (a later turn overwrote the key); a
+``persisted: false`` reply promised a late write, and one that never arrives
+fails the run too. Content is compared through the records'
+``user_message_sha256`` / ``reply_sha256``; older records without them get only
+a non-emptiness check, and the check's detail says which comparison was made.
 """
 
 from __future__ import annotations

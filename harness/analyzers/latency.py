@@ -2,18 +2,13 @@
 
 Why two latencies: Locust is closed-loop, so a stalled server shows up as one
 slow sample instead of the many requests that should have been sent
-(coordinated omission). Records carry ``intended_start``; ``ts - start`` is the
-*uncorrected* service time, ``ts - intended_start`` the *corrected* latency a user
-would have seen (they are equal for closed-loop users, larger for late open-model
-arrivals). Checks use the corrected figure by default. Optionally hdrh's
-expected-interval correction (``record_corrected_value``) is shown as a third
-variant, labelled ``hdr_corrected``.
-
-Failed requests stay in: a refused connection is fast, and dropping it (or
-keeping it) must not make a dead service look quick, so its time to failure
-counts and the failed share is reported beside every percentile. Each p99
-check carries binomial order-statistic bounds (:mod:`quantile_ci`) and is
-inconclusive when its sample cannot decide it.
+(coordinated omission). ``ts - start`` is the uncorrected service time,
+``ts - intended_start`` the corrected latency a user would have seen; checks use
+the corrected one, and hdrh's expected-interval correction can be shown as a
+third variant (``hdr_corrected``). Failed requests stay in, so a fast refusal
+cannot make a dead service look quick, and the failed share is reported beside
+every percentile. Each p99 check carries binomial order-statistic bounds
+(:mod:`quantile_ci`) and is inconclusive when its sample cannot decide it.
 """
 
 from __future__ import annotations

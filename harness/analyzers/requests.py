@@ -1,19 +1,14 @@
 """Request outcomes: every turn the simulated users sent either got its answer or failed.
 
 Why this analyzer comes first: the design promises "never block the user from
-getting a response", and a service that refuses connections answers fast. If
-failed requests only sat in a counter, a dead service would show a fine p99, no
-wrong answers and load in every phase. Here a turn fails when:
-
-* the transport failed (refused, reset, timed out, or still in flight when the
-  load stopped -- recorded by the client as a timeout at the stop time);
-* the reply was not 2xx (101 for a WebSocket upgrade);
-* a WebSocket exchange errored; or
-* a chat reply lacks its contract fields (``debug_metadata.memory_mode``).
-
-A wrong *answer* on a 200 reply is not a request failure: the correctness
-analyzer judges it. Requests that started before the first phase count in the
-baseline, and those after the last phase in the recovery, so none drop out.
+getting a response", and a service that refuses connections answers fast, so
+if failures only sat in a counter a dead service would show a fine p99 and no
+wrong answers. A turn fails when the transport failed (including requests
+still in flight when load stopped), the reply was not 2xx (101 for a WebSocket
+upgrade), a WebSocket exchange errored, or a chat reply lacks its contract
+fields. A wrong *answer* on a 200 is the correctness analyzer's business.
+Requests before the first phase count in the baseline, and after the last in
+the recovery, so none drop out.
 """
 
 from __future__ import annotations

@@ -1,23 +1,16 @@
 """The statistics behind ``harness compare``: quantile-difference bootstrap, rank and shape tests, shares.
 
 Why a counts-based bootstrap: resampling a million latencies a thousand times
-is 10^9 draws. Instead each side is reduced to a matrix of counts -- one row
-per resampling *unit* (a request, a time block of one run, or a whole run), one
-column per distinct value on a grid shared by both sides -- and a bootstrap
-replicate is a weight vector over the units times that matrix. Quantiles of a
-replicate are read from its cumulative counts. On a grid of exact values this is
-the ordinary bootstrap; above ``MAX_EXACT_BINS`` distinct values the grid is
-log-spaced with 0.1 % wide bins (HdrHistogram's 3 significant figures), so a
+is 10^9 draws. Each side is instead a matrix of counts (one row per resampling
+unit, one column per value on a grid both sides share) and a replicate is a
+weight vector over the units times that matrix; its inverted-CDF quantiles
+come from cumulative counts. Above ``MAX_EXACT_BINS`` distinct values the grid
+is log-spaced with 0.1 % bins (HdrHistogram's 3 significant figures), so a
 quantile is off by at most half a bin.
 
-Why units at all: requests within one run are autocorrelated (a breaker cycle, a
-GC pause, a burst of CPU contention touch many neighbours at once), so
-resampling single requests understates the variance. Resampling time blocks
-keeps that structure; with enough repetitions, resampling whole runs also takes
-the run-to-run spread into account.
-
-Quantiles use the inverted-CDF definition (numpy ``method="inverted_cdf"``):
-the smallest sample value with at least ``ceil(p * n)`` samples at or below it.
+Why units (a request, a time block of one run, or a whole run): requests in a
+run are autocorrelated -- a breaker cycle or a GC pause touches many at once --
+so resampling single requests understates the variance.
 """
 
 from __future__ import annotations

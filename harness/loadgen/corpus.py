@@ -1,36 +1,15 @@
 """Conversation scripts and the reply checker.
 
 The harness claims to measure whether *memory* works, so every simulated user
-follows a scripted multi-turn conversation whose later turns only make sense
-with earlier ones ("What about the second one?"). Each reference turn states
-what a correct reply must contain; :func:`judge` turns every reply into one of
-the verdicts of docs/contracts.md section 4:
-
-``resolved``
-    the reference turn's expectations hold.
-``degraded``
-    the service said honestly that it lost context (one of the design's
-    notices) *and* ``debug_metadata.memory_mode`` is not ``full``.
-``wrong``
-    anything else on a checked turn: the silent failure the design must avoid.
-``unchecked``
-    a turn without expectations (or whose anchor turn produced nothing to
-    check against) that still got a usable reply.
-``error``
-    no usable reply (transport error, non-200, unparseable body).
+follows a scripted conversation whose later turns only make sense with earlier
+ones ("What about the second one?"). :func:`judge` gives each reply a verdict
+from the Load records section of docs/contracts.md: ``resolved``, ``degraded``
+(an honest notice while ``memory_mode`` is not ``full``), ``wrong`` (the silent
+failure the design must avoid), ``unchecked`` or ``error`` (no usable reply).
 
 Expectations are data, not code, so scripts can be added without touching the
-checker. A turn's ``expect`` object may hold:
-
-``contains``      every string must appear (case-insensitive);
-``contains_any``  at least one must appear;
-``absent``        none may appear;
-``list``          ``{"min_items": n}``: the reply has a numbered list
-                  ``(1) A, (2) B, ...`` of at least n items;
-``list_item``     ``{"turn": t, "position": p}``: the reply mentions the title
-                  at position p of the numbered list in the reply to turn t
-                  (both 1-based) -- a dynamic expectation, so scripts do not
-                  hard-code what the catalog recommends.
+checker; ``list_item`` names a position in an earlier turn's numbered list, so
+scripts never hard-code what the catalog recommends.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ think time) are added here through ``init_command_line_parser`` so they show in
 message like any custom argument.
 
 Without ``--host``, the target is the service of the running ``harness up``
-stack (docs/contracts.md section 1); without either, :func:`resolve_host`
+stack (docs/contracts.md, "Stack state file"); without either, :func:`resolve_host`
 raises a clear error instead of letting Locust fail deep inside a user.
 """
 

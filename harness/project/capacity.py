@@ -1,32 +1,15 @@
 """DynamoDB capacity rules the projection applies, as the AWS developer guide documents them.
 
 Why one module: the projection, its tests and the partitions analyzer must all
-count capacity the way DynamoDB bills and throttles it, and every rule below is
-easy to get subtly wrong (rounding per item instead of per Query is the classic
-one). Each constant names the documented fact it encodes; sources are the AWS
-DynamoDB developer-guide pages on partitions and data distribution, read/write
-capacity-unit sizing, on-demand throughput (initial throughput, "previous
-peak", table quotas), burst and adaptive capacity, and Time to Live.
-
-- **Capacity-unit sizing.** A read rounds up to 4 KB; a Query sums the sizes of
-  all items it returns and rounds once (10 items of 4.08 KB = 40.8 KB -> 44 KB
-  -> 11 RCU strongly consistent, not 20). Eventually consistent reads cost
-  half. A read that returns nothing still costs one unit (half if eventual).
-  A write rounds up to 1 KB.
-- **Partitions.** At most 3,000 read units/s or 1,000 write units/s per
-  partition, or a linear combination (rcu/3000 + wcu/1000 <= 1), and about
-  10 GB each. Partitions split for size and for heat; they never merge.
-  Adaptive capacity can isolate a hot item on its own partition, but never
-  lifts a partition above the per-partition limit, so one key above 1,000 WCU
-  is throttled whatever its format. Burst capacity keeps up to 300 s of unused
-  throughput.
-- **Hashing.** The partition-key hash is unpublished; the projection uses a
-  uniform 64-bit hash (splitmix64) as a stand-in for "some uniform hash".
-- **On-demand.** A new table serves up to 4,000 WRU and 12,000 RRU per second
-  at once; traffic above twice the previous peak within 30 minutes may be
-  throttled; the default table quota is 40,000 RRU and 40,000 WRU.
-- **TTL.** Expired items are deleted typically within 48 hours of expiry, and
-  count towards storage (and partitions) until then.
+count capacity the way DynamoDB bills and throttles it, and each rule is easy
+to get subtly wrong -- rounding per item instead of once per Query is the
+classic one (10 items of 4.08 KB cost 11 strongly consistent RCU, not 20).
+Each constant names the documented fact it encodes (unit sizing, partition
+limits and size, burst seconds, on-demand initial throughput and "previous
+peak" window, table quotas, TTL deletion lag). Partitions split but never
+merge, and adaptive capacity never lifts one above 3,000 RCU / 1,000 WCU, so a
+single key above 1,000 WCU is throttled whatever its format. The partition-key
+hash is unpublished; a uniform 64-bit hash (splitmix64) stands in for it.
 """
 
 from __future__ import annotations

@@ -2,20 +2,14 @@
 
 Why simulate rather than multiply averages: throttling is decided per partition
 and per second, by the hottest key and by bursts, and partitions never merge --
-all maxima over time and space that a mean rate hides. So the day's sessions
-are generated from the run's fitted distributions (``model.RunModel``), a
-chunk of sessions at a time (memory stays bounded whatever the scale), their
-turns are binned into buckets (1 s in the peak hour, 1 min elsewhere) and
-hashed onto partitions, and the capacity rules of ``capacity`` are applied to
-the binned totals.
+maxima over time and space that a mean rate hides. Sessions are generated from
+the run's fitted distributions (``model.RunModel``) a chunk at a time, their
+turns binned (1 s in the peak hour, 1 min elsewhere) and hashed onto
+partitions, and the rules of ``capacity`` applied to the binned totals.
 
-What is modelled, and what is not (AWS does not publish it): the partition-key
-hash is a uniform stand-in; partitions are equal ranges of the hash space that
-split instantly for size or heat; adaptive capacity isolates a hot key on its
-own partition but cannot lift it above 3,000 RCU / 1,000 WCU; the burst bank is
-300 s of unused capacity per partition; the on-demand "previous peak" is the
-highest rate served at least 30 minutes earlier. Timings of real splits, the
-exact burst accounting and retries after throttling are not modelled.
+Not modelled, because AWS does not publish it: the real hash (a uniform
+stand-in), split timings (partitions split instantly into equal hash ranges),
+exact burst accounting and retries after throttling.
 """
 
 from __future__ import annotations

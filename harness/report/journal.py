@@ -1,18 +1,14 @@
 """The run as a Chaos Toolkit journal (``journal.json``), the format Chaos Toolkit users already read.
 
-The mapping, so a journal reads the way ``chaos run`` would have written it:
+It reads the way ``chaos run`` would have written it: the *experiment* is the
+run as declared (faults as Toxiproxy actions, their removal as rollbacks, the
+design's claims as the steady-state hypothesis with one ``process`` probe per
+verdict check, re-running ``harness analyze``, tolerance exit 0); *run* and
+*rollbacks* hold one entry per fault applied or removed; *steady_states.after*
+holds each check's outcome, *deviated* is true when a required check did not
+pass, and *status* is Chaos Toolkit's (``failed`` means a rollback failed).
 
-* the **experiment** is the run as declared: the faults as actions on the
-  Toxiproxy API (what the harness did), their removal as rollbacks, and the
-  design's claims as the steady-state hypothesis, one probe per check of the
-  verdict (a ``process`` probe re-running ``harness analyze``, tolerance: exit 0);
-* **run** holds one entry per fault applied (its timeline line as output),
-  **rollbacks** one per fault removed;
-* **steady_states.after** holds each check's outcome; **deviated** is true
-  when any required check did not pass, and **status** is Chaos Toolkit's:
-  ``completed``, ``failed`` (a rollback failed), ``aborted`` or ``interrupted``.
-
-It is derived from ``run.json``, ``timeline.json`` and the verdict, so
+Derived from ``run.json``, ``timeline.json`` and the verdict, so
 ``harness analyze`` rewrites it with the reports.
 """
 

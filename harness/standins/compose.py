@@ -4,7 +4,7 @@ The harness measures the *memory* path, not a model, so the stand-in must give
 the same answer for the same prompt every time, and that answer must reveal
 whether the service resolved the user's reference correctly. It therefore reads
 only the last user message, which ``reference_service/nlu/prompt.py`` tags per
-docs/contracts.md section 7 (``<context>``, ``<intent>``, ``<resolved_query>``,
+docs/contracts.md, "Prompt format and the LLM stand-in" (``<context>``, ``<intent>``, ``<resolved_query>``,
 ``<focus>``, ``<ask_format>``, ``<message>``), and writes a reply from those
 tags alone: a scenario can check "the second one" became Vinland Saga by looking
 for "Vinland Saga" in the reply.

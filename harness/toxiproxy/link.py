@@ -1,36 +1,15 @@
 """Links and stubs: the per-connection, per-direction toxic pipeline.
 
-Why this shape (Toxiproxy's ``link.go``): a proxied connection has two
-links, *upstream* (client -> server) and *downstream* (server -> client).  A
-link is a chain of :class:`ToxicStub` objects, one per toxic on that stream,
-each running the toxic's ``pipe`` coroutine between an input channel and the
-next stub's input (the last stub feeds the link itself, which writes to the
-destination socket).  Because toxics are *stubs on live links*, adding,
-updating or removing a toxic changes connections that are already open:
-
-* add: a new stub is appended and the old tail's output re-pointed at it;
-* update: the stub's coroutine is interrupted (it hands any in-flight chunk
-  on) and restarted with the new attributes, drawing ``toxicity`` again;
-* remove: the stub is interrupted, its queued chunks are moved to its output
-  in order, and its predecessor is re-pointed past it.
-
-Channel puts never block, so all rewiring is synchronous and can neither
-drop nor reorder bytes; memory is bounded by pausing the source socket when
-more than :data:`HIGH_WATER` bytes are inside the chain.
-
-A link with no toxics takes a fast path: ``data_received`` writes straight to
-the destination transport, with the usual pause/resume flow control.
-
-A wire tap (:mod:`harness.toxiproxy.tap`) hooks in at the client side only:
-``on_read`` sees every chunk the upstream link reads from the client,
-``on_write`` every chunk the downstream link writes to the client.  Both are
-``None`` unless the proxy is tapped, so untapped links pay two tests per chunk;
-both run after the chunk was forwarded, so a tap never delays bytes.
-
-Closing follows Go: when end-of-stream leaves a link's chain, the link's
-destination socket is closed, which ends the *other* link's source; the
-other link drains through its own toxics (so ``slow_close`` still delays)
-and then closes the first socket.
+Shaped like Toxiproxy's ``link.go`` so toxics act on *live* connections: each
+direction of a proxied connection (upstream client -> server, downstream
+server -> client) is a chain of :class:`ToxicStub` objects, one per toxic, each
+running the toxic's ``pipe`` between its input channel and the next stub (the
+last feeds the link, which writes to the destination socket).  Channel puts
+never block, so adding, updating or removing a toxic rewires the chain
+synchronously without dropping or reordering bytes; memory is bounded by
+pausing the source above :data:`HIGH_WATER` bytes in the chain.  A link with
+no toxics writes straight through; a wire tap's ``on_read``/``on_write`` hooks
+run after forwarding.  Closing follows Go: each link drains its own toxics.
 """
 
 from __future__ import annotations

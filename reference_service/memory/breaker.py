@@ -1,24 +1,16 @@
-"""The DynamoDB circuit breaker, exactly as the design's *prose and diagram* specify.
+"""The DynamoDB circuit breaker exactly as the design's *prose and diagram* specify: the spec breaker.
 
-Why a hand-written breaker: the Python libraries fall short of the spec
-(pybreaker is not asyncio-aware, aiobreaker and purgatory count consecutive
-failures with no time window and let every concurrent caller probe in
-half-open).  The spec is:
-
-* CLOSED: a call that fails (raises, or exceeds the call timeout) records a
-  failure timestamp.  ``threshold`` failures within a sliding ``window_s``
-  window open the breaker.  Successes do not erase failures: the window does.
-* OPEN: every call fails fast with :class:`CircuitOpenError` until ``open_s``
-  has passed since it opened.
-* HALF_OPEN: exactly one caller (the probe) is admitted; every other caller
-  fails fast while the probe is in flight.  Probe success closes the breaker
-  (and clears the window); probe failure re-opens it and restarts the timer.
-
-Asyncio safety comes from doing every state decision synchronously (no
-``await`` between the check and the update), so one event loop never
-interleaves two admissions.  The clock is injectable so the state machine can
-be driven by tests without sleeping.  Each transition and probe is reported to
-listeners (the event log and the metrics subscribe).
+Hand-written because the Python libraries fall short (pybreaker is not
+asyncio-aware; aiobreaker and purgatory count consecutive failures with no time
+window and let every concurrent caller probe in half-open). CLOSED: a failure
+(an exception, or exceeding the call timeout) is timestamped, and ``threshold``
+failures within the sliding ``window_s`` open it; successes do not erase
+failures, the window does. OPEN: calls fail fast for ``open_s``. HALF_OPEN:
+exactly one probe; success closes, failure re-opens. The seed's snippet breaker
+(``snippet_breaker``) differs on purpose: no time window, only timeouts count,
+every caller probes in half-open. Every state decision is synchronous (no
+``await`` between check and update), so one event loop never interleaves two
+admissions; the clock is injectable for tests, and listeners get each edge.
 """
 
 from __future__ import annotations

@@ -1,23 +1,16 @@
-"""The read path, one class per variant, and the degradation levels it produces.
+"""The read path, one class per variant, and the design's graceful degradation levels it produces.
 
-Levels (the design's "graceful degradation levels"):
+Levels: 0 ``full`` (the whole window, from Redis and/or DynamoDB); 1
+``cache_only`` (DynamoDB failed; what Redis holds plus unflushed outbox turns);
+2 ``stateless`` (DynamoDB failed, Redis empty: current message only); 3
+``fallback`` (DynamoDB *and* Redis failed: zero context, still answer).
 
-====  ==========  =====================================================
-0     full        the whole window, from Redis and/or DynamoDB
-1     cache_only  DynamoDB failed; what Redis holds (plus unflushed outbox turns)
-2     stateless   DynamoDB failed and Redis had nothing: current message only
-3     fallback    DynamoDB *and* Redis failed: zero context, still answer
-====  ==========  =====================================================
-
-``SeedHistory`` follows the design's read path literally: Redis first and any
-hit returns at once (only the 5 cached turns), a miss reads DynamoDB through
-the snippet breaker with ``Limit=10`` and no TTL filter.  ``HardenedHistory``
-keeps 10 turns in Redis so a full hit serves the whole window, falls back to
-DynamoDB on a partial hit (level 1 if DynamoDB then fails), filters expired
-items (``ttl > now``) and pages past them, and merges turns still waiting in
-the outbox so an outage does not make the conversation forget itself. It also
-distrusts a cached window that misses a turn this process wrote (Redis took
-the read but refused the write, e.g. ``READONLY``; see ``memo.py``).
+``SeedHistory`` is the design's read path literally: any Redis hit returns at
+once (only the 5 cached turns), a miss reads DynamoDB through the snippet
+breaker with ``Limit=10`` and no TTL filter. ``HardenedHistory`` caches 10
+turns, reads DynamoDB on a partial hit, skips expired items, merges outbox
+turns so an outage does not make the conversation forget itself, and distrusts
+a window missing a turn this process wrote (Redis refused it; see ``memo.py``).
 """
 
 from __future__ import annotations

@@ -1,37 +1,16 @@
 """The seed document's ``DynamoDBCircuitBreaker`` snippet, implemented literally.
 
-The seed variant uses this class so the harness can measure what the design's
-*code* does, as opposed to what its prose and state diagram promise (that is
-:class:`~reference_service.memory.breaker.CircuitBreaker`).  It keeps the
-snippet's structure — a bare ``failure_count``, ``on_failure`` that opens at the
-threshold and spawns ``schedule_recovery`` as a task, and a recovery coroutine
-that sleeps and then flips the state — and therefore its defects:
-
-1. **No time window.** ``failure_count`` only grows; "5 failures in 10 s" is
-   really "5 failures since the last success", however far apart.
-2. **Only ``TimeoutError`` counts.** ``except TimeoutError`` is the only
-   handler, so connection refused, throttling or 5xx errors never open the
-   breaker (they propagate to the caller, uncounted).
-3. **``on_success`` is never defined** in the snippet.  We read it in the
-   conventional way (close and reset the count); the literal code would raise
-   ``AttributeError`` on every successful read.
-4. **HALF-OPEN admits everybody.** The only check is ``state == "OPEN"``, so in
-   HALF-OPEN every concurrent caller goes to DynamoDB — a thundering herd onto
-   a dependency that is just recovering.
-5. **Stacked recovery timers.** Every failure at or over the threshold calls
-   ``create_task(schedule_recovery())`` again — including late failures of
-   calls admitted before it opened and each failed half-open caller — so
-   several timers run at once and an old one can flip a freshly re-opened
-   breaker to HALF-OPEN early, or even a CLOSED one to HALF-OPEN.
-6. **Fire-and-forget task.** The recovery task is not referenced; the event loop
-   holds tasks weakly, so it can in principle be garbage-collected mid-sleep
-   and leave the breaker OPEN forever.  (We keep references so the harness
-   measures the other defects deterministically, and note it here.)
-7. **Open is counted, never cleared.** The CloudWatch metric is put to 1 on
-   opening and never back to 0 (our own gauge follows the real state).
-
-The sleep function is injectable (default :func:`asyncio.sleep`) so tests can
-drive the recovery timer; the timeout is the snippet's ``timeout_ms=200``.
+The seed variant uses it so the harness measures what the design's *code* does,
+not what its prose and state diagram promise (that is the spec breaker,
+:class:`~reference_service.memory.breaker.CircuitBreaker`). It keeps the
+snippet's structure and so its defects: (1) no time window, the count resets
+only on success; (2) only ``TimeoutError`` counts; (3) ``on_success`` is never
+defined, read conventionally as close-and-reset; (4) HALF-OPEN admits every
+caller; (5) each failure at the threshold starts another recovery timer, and an
+old one can flip a re-opened or closed breaker to HALF-OPEN early; (6) the
+recovery task is fire-and-forget (we keep references so the other defects are
+measured deterministically); (7) the open metric is set to 1, never cleared.
+The sleep is injectable for tests; the timeout is the snippet's ``timeout_ms=200``.
 """
 
 from __future__ import annotations

@@ -1,20 +1,16 @@
 """The write path, one class per variant.
 
-``SeedWriter`` is the design's write-through snippet: ``asyncio.gather`` of the
-DynamoDB put and the Redis LPUSH, then LTRIM, with no timeout and no breaker,
-so a slow DynamoDB makes every turn slow and a failed write fails the turn
-(the exception leaves ``save`` exactly as it leaves the design's
-``save_turn``; each call is still logged and timed on its way out).  Its turn
-number is "highest turn loaded + 1", so after a stateless read it restarts at 1
-and overwrites older items — a flaw the harness is meant to expose.
+``SeedWriter`` is the design's write-through snippet (``asyncio.gather`` of the
+DynamoDB put and Redis LPUSH, then LTRIM; no timeout, no breaker), so a slow
+DynamoDB slows every turn and a failed write fails it, as ``save_turn`` does.
+Its turn number is "highest turn loaded + 1", so after a stateless read it
+restarts at 1 and overwrites older items: a flaw the harness must expose.
 
-``HardenedWriter`` bounds the DynamoDB put by the breaker's call timeout and
-guards it with the breaker; a turn DynamoDB did not confirm goes to the
-:class:`~reference_service.memory.outbox.Outbox` and a background task retries
-it until written, so no acknowledged turn is lost.  Turn numbers never
-collide: a per-session Redis counter (INCR) is combined with what the read saw
-and a local memo, and the put is conditional (``attribute_not_exists``),
-bumping the number on conflict.
+``HardenedWriter`` guards the put with the breaker and its call timeout; a turn
+DynamoDB did not confirm goes to the outbox and is retried until written, so no
+acknowledged turn is lost. Turn numbers never collide: a per-session Redis INCR,
+what the read saw and a local memo combine, and a conditional put
+(``attribute_not_exists``) bumps the number on conflict.
 """
 
 from __future__ import annotations

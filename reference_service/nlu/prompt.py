@@ -1,19 +1,14 @@
 """Build the Messages API request within the design's token budget.
 
-Budget (design doc, "Token budget management"): system 500, conversation
-history 3,000, retrieved context 2,500, current user message 100, response
-1,000 (``max_tokens``). Each part is enforced, not just reported:
-
-* history keeps the *newest* turns that fit in 3,000 tokens (oldest dropped
-  first, whole turns only, so a user message never loses its reply);
-* context keeps the best docs that fit in 2,500 tokens;
-* the user's own words in ``<message>`` are cut to 100 tokens.
-
-The history becomes alternating user/assistant messages (each turn gives one
-of each) and the final user message is the tagged block ("Prompt format" in
-docs/contracts.md) that the LLM stand-in parses. The Messages API requires the list to start
-with a user message and alternate; :func:`normalize_messages` guarantees that
-even for odd histories (empty texts, a window starting with an assistant turn).
+The budget (design doc, "Token budget management") is enforced, not just
+reported: system 500; history 3,000, keeping the *newest* whole turns so a user
+message never loses its reply; retrieved context 2,500, keeping the best docs
+that fit; the user's words in ``<message>`` cut to 100; response 1,000
+(``max_tokens``). History becomes alternating user/assistant messages and the
+final user message is the tagged block of the Prompt format section of
+docs/contracts.md that the LLM stand-in parses; :func:`normalize_messages`
+keeps the list starting with a user message and alternating, as the Messages
+API requires, even for odd histories.
 """
 
 from __future__ import annotations

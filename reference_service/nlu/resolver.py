@@ -1,21 +1,14 @@
 """Cross-turn reference resolution: "the second one", "it", "the deluxe one".
 
 Without memory these phrases are unanswerable (the design's "I'm sorry, I
-don't understand what you mean by 'the second one'"); with memory they are
-resolved against the assistant's earlier turns:
-
-* ordinals ("the second one", "the 3rd", "number two", "the last one",
-  "the first one you mentioned") index the numbered list ``(1) A, (2) B, (3) C``
-  of the most recent list-bearing assistant turn, scanning back through *all*
-  loaded history, so a list five or more turns back is still found and a newer
-  recommendation (a topic change) replaces an older one;
-* pronouns ("it", "that", "them") and "that one" mean the most recently
-  mentioned product (the earliest mention in the newest turn that has one);
-* "the deluxe one" / "the deluxe edition" picks that edition of the most
-  recently mentioned title that has one.
-
-Anything that cannot be resolved is reported with the exact referring phrase so
-the service can ask for clarification.
+don't understand what you mean by 'the second one'"); with memory they resolve
+against the assistant's earlier turns. Ordinals index the numbered list
+``(1) A, (2) B, (3) C`` of the most recent list-bearing turn, scanning *all*
+loaded history, so a list five or more turns back is still found and a newer
+recommendation replaces an older one; pronouns and "that one" mean the most
+recently mentioned product; "the deluxe one" picks that edition of the most
+recent title that has one. Anything unresolved is reported with the exact
+referring phrase so the service can ask for clarification.
 """
 
 from __future__ import annotations

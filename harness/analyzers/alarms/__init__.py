@@ -1,22 +1,16 @@
 """Alarms analyzer: the design's three CloudWatch alarms, evaluated over the run as CloudWatch would.
 
-* ``dynamodb_latency`` -- p99 of every successful DynamoDB call (reads and
-  writes; from the wire tap when the run has one, else the service's log) > 50 ms
-  for 3 of 3 periods. Note: AWS's SuccessfulRequestLatency is server side and
-  would not see a network (Toxiproxy) delay; ours is what the service experienced.
-* ``circuit_open`` -- DynamoDBCircuitOpen > 0: 1 in every period the breaker spent
-  any time not closed (open or half-open), else 0.
-* ``stateless`` -- StatelessModeSessions > 1 % of sessions: distinct sessions with
-  a level >= 2 turn among distinct sessions active in the period (``chat``
-  events, else records).
+* ``dynamodb_latency``: p99 of successful DynamoDB calls > 50 ms for 3 of 3
+  periods, from the wire tap when present (so, unlike AWS's server-side
+  SuccessfulRequestLatency, it sees a Toxiproxy delay), else the service's log;
+* ``circuit_open``: 1 in every period the breaker spent any time not closed;
+* ``stateless``: sessions with a level >= 2 turn > 1 % of active sessions.
 
-The period is run.json ``alarm_period_s`` when present (compressed runs), else the
-SLO's ``alarms.period_s``. Expectations come from ``expect_alarms``; the default
-``as_design`` makes ``circuit_open`` fire when the breaker opened and
-``stateless`` fire when more than its threshold of sessions went stateless,
-and neither may fire on baseline data. An alarm that needs more breach than
-the fault phase holds cannot fire at all, so an expectation that it fire is
-inconclusive, never a fail or a pass.
+The period is run.json ``alarm_period_s`` (compressed runs), else the SLO's
+``alarms.period_s``. By default (``expect_alarms: as_design``) ``circuit_open``
+must fire when the breaker opened, ``stateless`` when sessions went stateless
+past its threshold, and neither on baseline data; an alarm the fault phase is
+too short to fire makes "it fires" inconclusive, never a fail or a pass.
 """
 
 from __future__ import annotations

@@ -1,23 +1,16 @@
 """A CloudWatch metric-alarm evaluator, so a run can be judged the way production would page.
 
-Why our own: moto stores alarms but never evaluates them (facts.md). Semantics
-implemented (AWS "Using Amazon CloudWatch alarms" / PutMetricAlarm):
-
-* ``Period`` is the length of one datapoint; periods are aligned to multiples of
-  the period since the epoch, as CloudWatch aligns them.
-* The alarm is evaluated at the end of every period over the last
-  ``EvaluationPeriods`` (N) datapoints; it goes to ALARM when at least
-  ``DatapointsToAlarm`` (M) of them breach -- not necessarily consecutive.
-* A new alarm starts in INSUFFICIENT_DATA.
-* ``TreatMissingData``: ``notBreaching`` / ``breaching`` substitute a good / bad
-  datapoint; ``missing`` evaluates only the datapoints present and goes to
-  INSUFFICIENT_DATA when all N are missing; ``ignore`` does the same but keeps
-  the current state instead of INSUFFICIENT_DATA. (CloudWatch may also look back
-  beyond N periods when data is missing; we do not -- a documented simplification.)
-* Percentile statistics (``p99``): with fewer than 10/(1-p) samples in a period,
-  ``EvaluateLowSampleCountPercentile=ignore`` keeps the current state when the
-  newest datapoint is such a low-sample one (and such datapoints count as missing);
-  ``evaluate`` (the API default) evaluates them anyway.
+Why our own: moto stores alarms but never evaluates them. It follows AWS's
+"Using Amazon CloudWatch alarms" and PutMetricAlarm: periods aligned to the
+epoch; evaluation at each period's end over the last ``EvaluationPeriods`` (N),
+ALARM when ``DatapointsToAlarm`` (M) of them breach, not necessarily in a row;
+a new alarm starts in INSUFFICIENT_DATA. ``TreatMissingData``: ``notBreaching``
+/ ``breaching`` substitute a good / bad datapoint, ``missing`` evaluates only
+those present (INSUFFICIENT_DATA when all N are missing), ``ignore`` likewise
+but keeps the current state. A percentile period with fewer than 10/(1-p)
+samples counts as missing under ``EvaluateLowSampleCountPercentile=ignore``
+and is evaluated under ``evaluate`` (the API default). A documented
+simplification: no look-back beyond N periods when data is missing.
 """
 
 from __future__ import annotations
