@@ -100,15 +100,13 @@ def up(
     except KeyboardInterrupt:
         fail("interrupted; everything started was stopped", 130)
     if json_out:
-        print(json.dumps(state, indent=2))
+        print(json.dumps(state.to_json(), indent=2))
         return
     table = Table(title=f"stack up ({variant}) — state in {opts.home / 'state.json'}")
     for col in ("component", "backend", "address", "via proxy", "pid"):
         table.add_column(col)
-    for name, info in state["components"].items():
-        table.add_row(
-            name, escape(info["backend"]), info["url"], info.get("proxy_url") or "-", str(info.get("pid") or "-")
-        )
+    for name, info in state.components.items():
+        table.add_row(name, escape(info.backend), info.url, info.proxy_url or "-", str(info.pid or "-"))
     out.print(table)
 
 

@@ -42,7 +42,7 @@ from harness.stack import lifecycle
 from harness.stack.lifecycle import UpOptions
 from harness.stack.procs import sigterm_as_interrupt
 from harness.stack.stale import Registration, RunRegistry
-from harness.state import load_state, state_path
+from harness.state import StackState, load_state, state_path
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
 DESIGN_PHASES = (20.0, 60.0, 40.0)
@@ -117,7 +117,7 @@ class ChaosRun:
         self.flap_edges: list[tuple[float, bool]] = []  # (when, on afterwards), due first
         self.rollback_errors: list[str] = []
         self.own_stack_home: Path | None = None
-        self.state: dict[str, Any] | None = None
+        self.state: StackState | None = None
         self.locust: LocustRun | None = None
         self.phases: list[dict[str, Any]] = []
         self.fault_window: dict[str, Any] = {}
@@ -143,9 +143,9 @@ class ChaosRun:
             return opts.target, opts.toxiproxy_url
         existing = load_state(opts.home) if opts.home else load_state()
         if existing and lifecycle.running_components(existing):
-            if existing.get("variant") != opts.variant:
+            if existing.variant != opts.variant:
                 raise lifecycle.StackError(
-                    f"service: the running stack is the {existing.get('variant')} variant, not {opts.variant}; "
+                    f"service: the running stack is the {existing.variant} variant, not {opts.variant}; "
                     "run `harness down` or pass the matching --variant"
                 )
             self.state = existing
@@ -156,8 +156,8 @@ class ChaosRun:
                 breaker=opts.breaker, die_with_parent=True,
             )
             self.state = lifecycle.up(up, self.console)
-        comps = self.state["components"]
-        return comps["service"]["url"], opts.toxiproxy_url or comps["toxiproxy"]["url"]
+        comps = self.state.components
+        return comps["service"].url, opts.toxiproxy_url or comps["toxiproxy"].url
 
     # -- faults ----------------------------------------------------------------
     def _mark(self, action: str, phase: str, **fields: Any) -> float:
@@ -298,7 +298,7 @@ class ChaosRun:
 
         A fault that cannot work on this stack raises here, so the run fails before it starts.
         """
-        components = self.state["components"] if self.state else {}
+        components = self.state.components if self.state else {}
         for fault in self.opts.faults:
             fault.bind(components)
 
@@ -412,11 +412,11 @@ class ChaosRun:
 
     def _collect(self, launched: float) -> None:
         if self.state:
-            comps = self.state["components"]
-            service_url = comps["service"]["url"]
-            source = comps["service"].get("event_log")
+            comps = self.state.components
+            service_url = comps["service"].url
+            source = comps["service"].event_log
             events: Path | None = Path(source) if source else None
-            dynamodb: str | None = comps["dynamodb"]["url"]
+            dynamodb: str | None = comps["dynamodb"].url
         else:
             assert self.opts.target is not None
             service_url, events, dynamodb = self.opts.target, self.opts.external_events, self.opts.external_dynamodb
@@ -448,7 +448,7 @@ class ChaosRun:
         opts = self.opts
         backends = {}
         if self.state:
-            backends = {name: info.get("backend") for name, info in self.state["components"].items()}
+            backends = {name: info.backend for name, info in self.state.components.items()}
         elif opts.target:
             backends = {"service": f"external {opts.target}", "toxiproxy": f"external {opts.toxiproxy_url}"}
         run = {
@@ -470,7 +470,7 @@ class ChaosRun:
             "backends": backends,
             "toxiproxy_url": self.toxi_url,
             "service_dynamodb_client": self.service_client,
-            "breaker": self.state.get("breaker", opts.breaker.to_json()) if self.state else opts.breaker.to_json(),
+            "breaker": (self.state.breaker if self.state else opts.breaker).to_json(),
             "alarm_period_s": opts.alarm_period_s,
             "phases": self.phases,
             "fault": {

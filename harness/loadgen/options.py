@@ -17,7 +17,7 @@ import os
 import time
 from typing import Any
 
-from harness.state import StateError, load_state, service_url, state_path
+from harness.state import StackState, StateError, load_state, service_url, state_path
 
 
 class OptionsError(ValueError):
@@ -100,7 +100,7 @@ def validate(options: Any) -> None:
             raise OptionsError(message)
 
 
-def load_stack_state() -> dict[str, Any] | None:
+def load_stack_state() -> StackState | None:
     """The ``harness up`` state (``harness.state.load_state``), with its errors as :class:`OptionsError`."""
     try:
         return load_state()

@@ -32,7 +32,7 @@ from harness.stack.procs import (
     wait_ready,
 )
 from harness.stack.stale import RunRegistry
-from harness.state import STATE_VERSION, clear_state, load_state, save_state
+from harness.state import Component, StackState, clear_state, load_state, save_state
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
 PROXIED = ("dynamodb", "redis", "llm")
@@ -59,13 +59,10 @@ class StackError(RuntimeError):
     """A stack-level problem (already running, nothing to stop) with a one-line message."""
 
 
-def running_components(state: dict[str, Any]) -> list[str]:
+def running_components(state: StackState) -> list[str]:
     """Names of the components in ``state`` whose process is still alive."""
-    return [
-        name
-        for name, info in state.get("components", {}).items()
-        if info.get("pid") and is_alive(info["pid"], info.get("create_time"))
-    ]
+    return [name for name, info in state.components.items()
+            if info.pid and is_alive(info.pid, info.create_time)]
 
 
 def _check_port(component: str, port: int, flag: str) -> None:
@@ -81,7 +78,7 @@ def clean_stale(home: Path, console: Console | None = None) -> list[str]:
     return removed
 
 
-def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
+def up(opts: UpOptions, console: Console | None = None) -> StackState:
     """Start the stack and write the state file; return the state."""
     console = console or Console(stderr=True)
     home = opts.home
@@ -117,23 +114,16 @@ def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
         raise StackError("llm: --real-llm needs ANTHROPIC_API_KEY in the environment")
 
     started: dict[str, Spawned] = {}
-    state: dict[str, Any] = {
-        "version": STATE_VERSION,
-        "created_at": time.time(),
-        "variant": opts.variant,
-        "home": str(home),
-        "breaker": opts.breaker.to_json(),
-        "components": {},
-    }
+    state = StackState(variant=opts.variant, home=str(home), created_at=time.time(), breaker=opts.breaker)
     try:
         with sigterm_as_interrupt(), _progress(console) as progress:
             for name in ("dynamodb", "redis", "llm", "toxiproxy"):
                 plan = plans[name]
-                state["components"][name] = _start(plan, logs, started, progress, opts.die_with_parent)
+                state.components[name] = _start(plan, logs, started, progress, opts.die_with_parent)
             proxies = _create_proxies(plans)
             for name, proxy_url in proxies.items():
-                state["components"][name]["proxy"] = name
-                state["components"][name]["proxy_url"] = proxy_url
+                state.components[name].proxy = name
+                state.components[name].proxy_url = proxy_url
             llm_target = proxies.get("llm", plans["llm"].url)
             service = comp.plan_service(
                 service_port,
@@ -146,9 +136,9 @@ def up(opts: UpOptions, console: Console | None = None) -> dict[str, Any]:
                 os.environ.get("ANTHROPIC_API_KEY") if opts.real_llm else None,
             )
             info = _start(service, logs, started, progress, opts.die_with_parent)
-            info["event_log"] = str(home / "events.jsonl")
-            info["outbox"] = str(home / "outbox.jsonl")
-            state["components"]["service"] = info
+            info.event_log = str(home / "events.jsonl")
+            info.outbox = str(home / "outbox.jsonl")
+            state.components["service"] = info
         save_state(state, home)
     except BaseException:
         _teardown_started(started, plans)
@@ -174,7 +164,7 @@ def _progress(console: Console) -> Iterator[Progress]:
 
 
 def _start(plan: comp.Plan, logs: Path, started: dict[str, Spawned], progress: Progress,
-           die_with_parent: bool = False) -> dict[str, Any]:
+           die_with_parent: bool = False) -> Component:
     task = progress.add_task(escape(f"{plan.name}: starting {plan.backend}"), total=1)
     spawned: Spawned | None = None
     if plan.started_by_us:
@@ -183,13 +173,9 @@ def _start(plan: comp.Plan, logs: Path, started: dict[str, Spawned], progress: P
     if plan.probe is not None:
         wait_ready(plan.name, spawned, plan.probe, plan.ready_timeout)
     progress.update(task, completed=1, description=f"[green]{plan.name}[/]: ready ({escape(plan.backend)})")
-    return {
-        "backend": plan.backend,
-        "url": plan.url,
-        "pid": spawned.pid if spawned else None,
-        "create_time": spawned.create_time if spawned else None,
-        "log": str(spawned.log) if spawned else None,
-    }
+    return Component(backend=plan.backend, url=plan.url, started_by_us=spawned is not None,
+                     pid=spawned.pid if spawned else None, create_time=spawned.create_time if spawned else None,
+                     log=str(spawned.log) if spawned else None)
 
 
 def _create_proxies(plans: dict[str, comp.Plan]) -> dict[str, str]:
@@ -243,13 +229,14 @@ def down(home: Path) -> list[str]:
     state = load_state(home)
     if not state:
         return []
-    comps = state.get("components", {})
-    toxi = comps.get("toxiproxy", {})
-    if toxi.get("backend") == "url":
-        _delete_proxies(toxi["url"])
-    order = [name for name in ("service", "toxiproxy", "llm", "redis", "dynamodb") if comps.get(name, {}).get("pid")]
-    pids = stop_many([(comps[name]["pid"], comps[name].get("create_time")) for name in order])
-    stopped = [name for name in order if comps[name]["pid"] in pids]
+    comps = state.components
+    toxi = comps.get("toxiproxy")
+    if toxi is not None and not toxi.started_by_us:
+        _delete_proxies(toxi.url)  # a Toxiproxy we only used keeps running; our proxies on it go
+    order: list[str] = [name for name in ("service", "toxiproxy", "llm", "redis", "dynamodb")
+             if name in comps and comps[name].started_by_us and comps[name].pid]
+    pids = stop_many([(int(comps[name].pid or 0), comps[name].create_time) for name in order])
+    stopped = [name for name in order if comps[name].pid in pids]
     clear_state(home)
     return stopped
 
@@ -260,15 +247,16 @@ def status(home: Path) -> dict[str, Any]:
     if not state:
         return {"running": False, "home": str(home), "components": {}, "proxies": {}}
     comps: dict[str, Any] = {}
-    for name, info in state.get("components", {}).items():
-        entry = {k: info.get(k) for k in ("backend", "url", "proxy_url", "pid", "log")}
-        if info.get("event_log"):
-            entry["event_log"] = info["event_log"]  # what `harness chaos --service-events` wants
-        entry["alive"] = bool(info.get("pid")) and is_alive(info["pid"], info.get("create_time"))
+    for name, info in state.components.items():
+        entry: dict[str, Any] = {"backend": info.backend, "url": info.url, "proxy_url": info.proxy_url,
+                                 "pid": info.pid, "log": info.log, "started_by_us": info.started_by_us}
+        if info.event_log:
+            entry["event_log"] = info.event_log  # what `harness chaos --service-events` wants
+        entry["alive"] = bool(info.pid) and is_alive(info.pid or 0, info.create_time)
         entry["healthy"] = _healthy(name, info)
         comps[name] = entry
     proxies: dict[str, Any] = {}
-    toxi_url = state["components"].get("toxiproxy", {}).get("url")
+    toxi_url = state.url_of("toxiproxy")
     if toxi_url:
         try:
             with ToxiproxyClient(toxi_url, timeout=2) as client:
@@ -284,17 +272,17 @@ def status(home: Path) -> dict[str, Any]:
     return {
         "running": True,
         "home": str(home),
-        "variant": state.get("variant"),
-        "created_at": state.get("created_at"),
-        "breaker": state.get("breaker"),
-        "event_log": state.get("components", {}).get("service", {}).get("event_log"),
+        "variant": state.variant,
+        "created_at": state.created_at,
+        "breaker": state.breaker.to_json(),
+        "event_log": state.components["service"].event_log if "service" in state.components else None,
         "components": comps,
         "proxies": proxies,
     }
 
 
-def _healthy(name: str, info: dict[str, Any]) -> bool:
-    url = info.get("url") or ""
+def _healthy(name: str, info: Component) -> bool:
+    url = info.url
     if name == "dynamodb":
         return comp.dynamodb_ok(url)
     if name == "redis":
@@ -304,7 +292,7 @@ def _healthy(name: str, info: dict[str, Any]) -> bool:
     if name == "service":
         return comp.http_ok(url + "/healthz")
     if name == "llm":
-        if info.get("backend") == "anthropic-standin":
+        if info.backend == "anthropic-standin":
             return comp.http_ok(url + "/healthz")
         return True
     return False

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.chaos.flags import ChaosFlags, UsageError, build_options
+from harness.state import Component
 
 
 @pytest.mark.parametrize(
@@ -89,7 +90,7 @@ def test_api_errors_refuse_a_dynamodb_that_is_not_our_stand_in() -> None:
 
     opts, _ = build_options(ChaosFlags(dynamo_throttle="20%", quick=True))
     with pytest.raises(NoControlApi, match="dynalite"):
-        opts.faults[0].bind({"dynamodb": {"backend": "dynalite", "url": "http://127.0.0.1:1"}})
+        opts.faults[0].bind({"dynamodb": Component(backend="dynalite", url="http://127.0.0.1:1")})
     with pytest.raises(NoControlApi, match="--target"):
         opts.faults[0].bind({})
 

@@ -10,6 +10,7 @@ import redis
 
 from harness.chaos.faults import NotOurRedis, RedisReadonlyFault
 from harness.chaos.flags import ChaosFlags, build_options
+from harness.state import Component
 from tests.service.helpers import redis_server
 
 
@@ -25,7 +26,7 @@ def test_writes_answer_readonly_until_rolled_back(redis_url: str) -> None:
     assert isinstance(fault, RedisReadonlyFault) and opts.fault_label == "redis-readonly"
     client = redis.Redis.from_url(redis_url, socket_timeout=2)
     client.rpush("session:s1", "turn 1")
-    fault.bind({"redis": {"backend": "redis-server", "url": redis_url}})
+    fault.bind({"redis": Component(backend="redis-server", url=redis_url)})
     fault.apply(None)  # type: ignore[arg-type]  # the server's own state, no proxy
     with pytest.raises(redis.exceptions.ReadOnlyError, match="read only replica"):
         client.lpush("session:s1", "turn 2")
@@ -42,4 +43,4 @@ def test_writes_answer_readonly_until_rolled_back(redis_url: str) -> None:
 def test_a_redis_the_harness_did_not_start_is_never_demoted(backend: str | None) -> None:
     fault = RedisReadonlyFault()
     with pytest.raises(NotOurRedis, match="embedded redis-server"):
-        fault.bind({"redis": {"backend": backend, "url": "redis://127.0.0.1:6379"}} if backend else {})
+        fault.bind({"redis": Component(backend=backend, url="redis://127.0.0.1:6379")} if backend else {})

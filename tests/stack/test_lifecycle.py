@@ -78,6 +78,7 @@ def test_up_status_down_leaves_nothing_behind(home: Path) -> None:
         assert comps[name]["proxy_url"] != comps[name]["url"]
     for comp in comps.values():
         assert Path(comp["log"]).exists()
+        assert comp["started_by_us"] is True
     pids = pids_of(state)
     assert len(pids) == 5 and all(psutil.pid_exists(p) for p in pids)
 
@@ -255,7 +256,7 @@ def test_a_component_given_by_url_is_used_and_not_stopped(home: Path, tmp_path: 
         result = harness(*up_args("--json"), home=home, env={"HARNESS_REDIS_URL": f"redis://127.0.0.1:{port}"})
         assert result.returncode == 0, result.stderr
         comp = json.loads(result.stdout)["components"]["redis"]
-        assert comp["backend"] == "url" and comp["pid"] is None
+        assert comp["backend"] == "url" and comp["pid"] is None and comp["started_by_us"] is False
         assert comp["url"] == f"redis://127.0.0.1:{port}"
         # The service writes its hot path through the proxy into *our* Redis.
         service = json.loads(result.stdout)["components"]["service"]["url"]

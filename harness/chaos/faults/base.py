@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
 TOXIC_PREFIX = "harness_"
@@ -55,7 +56,7 @@ class Fault(ABC):
         del client, progress, now  # a constant fault never changes
         return None
 
-    def bind(self, components: dict[str, Any]) -> None:
+    def bind(self, components: dict[str, Component]) -> None:
         """Learn about the stack before apply (e.g. a stand-in's control API); default: nothing."""
         del components  # most faults need nothing but their proxy
 

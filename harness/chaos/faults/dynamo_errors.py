@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from harness.chaos.faults.base import Fault
+from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
 STANDIN_BACKENDS = {"moto-indexed", "moto"}
@@ -43,13 +44,13 @@ class StandinFault(Fault):
     def needs(self) -> str:
         """What this fault is, for the refusal on a DynamoDB that is not the stand-in."""
 
-    def bind(self, components: dict[str, Any]) -> None:
-        dynamodb = components.get("dynamodb", {})
-        backend = dynamodb.get("backend")
-        if backend not in STANDIN_BACKENDS:
+    def bind(self, components: dict[str, Component]) -> None:
+        dynamodb = components.get("dynamodb")
+        if dynamodb is None or dynamodb.backend not in STANDIN_BACKENDS:
+            backend = dynamodb.backend if dynamodb else "not known: --target"
             raise NoControlApi(f"{self.needs()} need the embedded DynamoDB stand-in "
-                               f"(this stack's DynamoDB is {backend or 'not known: --target'})")
-        self.control_url = dynamodb["url"]
+                               f"(this stack's DynamoDB is {backend})")
+        self.control_url = dynamodb.url
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         del client  # API answers, not a toxic

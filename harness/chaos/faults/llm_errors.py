@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from harness.chaos.faults.base import Fault, toxic_name
+from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
 
@@ -57,10 +58,10 @@ class LlmErrorFault(Fault):
         what = "throttled" if self.status == 429 else "errors"
         return f"llm {what} {self.rate:.0%} ({self.status})"
 
-    def bind(self, components: dict[str, Any]) -> None:
-        llm = components.get("llm", {})
-        if llm.get("backend") == "anthropic-standin":
-            self.control_url = llm["url"]
+    def bind(self, components: dict[str, Component]) -> None:
+        llm = components.get("llm")
+        if llm is not None and llm.backend == "anthropic-standin":
+            self.control_url = llm.url
 
     def effect(self) -> dict[str, Any]:
         return {"errors": self.rate, "status": self.status}

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from harness.chaos.faults.base import Fault
+from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
 UNREACHABLE_MASTER = ("127.0.0.1", 1)  # loopback port 1: refused at once, never a real master
@@ -35,13 +36,13 @@ class RedisReadonlyFault(Fault):
     url: str | None = None
     proxy = "redis"
 
-    def bind(self, components: dict[str, Any]) -> None:
-        r = components.get("redis", {})
-        if r.get("backend") != "redis-server":
+    def bind(self, components: dict[str, Component]) -> None:
+        r = components.get("redis")
+        if r is None or r.backend != "redis-server":
             raise NotOurRedis("--redis-readonly needs the embedded redis-server (this stack's Redis is "
-                              f"{r.get('backend') or 'not known: --target'}); fakeredis has no replication "
+                              f"{r.backend if r else 'not known: --target'}); fakeredis has no replication "
                               "and a --redis-url is not ours to demote")
-        self.url = str(r["url"])
+        self.url = r.url
 
     def _command(self, *args: Any) -> Any:
         client = redis.Redis.from_url(str(self.url), socket_timeout=5)
