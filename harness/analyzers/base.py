@@ -209,12 +209,36 @@ class Verdict:
         }
 
 
+#: One required input of an analyzer: a run-directory file, or a tuple of files any one of which will do.
+Input = str | tuple[str, ...]
+
+
 class Analyzer(Protocol):
-    """An analyzer: a ``name`` and a pure function of the loaded run and the SLO."""
+    """An analyzer: a ``name``, the run files it cannot judge without, and a pure function of the run.
+
+    The runner of analyzers checks ``requires`` before calling ``analyze``: an
+    analyzer is never asked to judge a run that lacks its inputs, and says so
+    with one inconclusive ``<name>.evidence`` check (``missing_means`` says
+    what the missing file leaves unknown). Inputs that only *narrow* what an
+    analyzer can judge are its own business, inside ``analyze``.
+    """
 
     name: str
+    requires: tuple[Input, ...]
+    missing_means: str
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult: ...
+
+
+def missing_input(analyzer: Analyzer, missing: dict[str, str]) -> str | None:
+    """Why ``analyzer`` cannot run on a run whose missing files are ``missing`` (None: it can)."""
+    for need in analyzer.requires:
+        group = (need,) if isinstance(need, str) else need
+        if all(f in missing for f in group):
+            why = missing[group[0]] if len(group) == 1 else (
+                f"neither {' nor '.join(group)} found" if len(group) == 2 else f"none of {', '.join(group)} found")
+            return f"{why}: {analyzer.missing_means}" if analyzer.missing_means else why
+    return None
 
 
 def fmt_ts(ts: float, t0: float) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.analyzers.base import AnalyzerResult, fmt_ts
+from harness.analyzers.base import AnalyzerResult, Input, fmt_ts
 from harness.analyzers.breaker_wire import (
     Episode,
     check_one_probe,
@@ -85,6 +85,8 @@ class BreakerAnalyzer:
     """Checks the breaker's logged state machine against the design, and its calls on the wire."""
 
     name = "breaker"
+    requires: tuple[Input, ...] = ()  # judges what it has: see analyze
+    missing_means = ""
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)

@@ -17,9 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from harness.analyzers.base import AnalyzerResult
+from harness.analyzers.base import AnalyzerResult, Input
 from harness.analyzers.requests import run_phase
 from harness.analyzers.rundata import RunData
+from harness.records import RECORDS_FILE
 from harness.slo import Slo
 
 VERDICTS = ("resolved", "degraded", "wrong", "unchecked", "error")
@@ -90,11 +91,11 @@ class CorrectnessAnalyzer:
     """Share of reference turns resolved/degraded/wrong per memory mode and phase; none may be wrong."""
 
     name = "correctness"
+    requires: tuple[Input, ...] = (f"records/{RECORDS_FILE}",)
+    missing_means = ""
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
-        if "records/records.jsonl" in run.missing:
-            return res.skip(run.missing["records/records.jsonl"])
         cols = ("ts", "intended_start", "verdict", "memory_mode", "session_id", "turn", "script",
                 "referent_distance", "notice", "expected_session_id", "status")
         recs = run.records[[c for c in cols if c in run.records.columns]]

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analyzers.base import AnalyzerResult
+from harness.analyzers.base import AnalyzerResult, Input
 from harness.analyzers.rundata import RunData
 from harness.analyzers.sections import DurabilitySection
+from harness.records import RECORDS_FILE
 from harness.slo import Slo
 
 TIMESTAMP_SLACK_S = 60.0
@@ -58,12 +59,11 @@ class DurabilityAnalyzer:
     """Every 200 reply vs the post-recovery table scan: lost, overwritten, never arrived, content, TTL."""
 
     name = "durability"
+    requires: tuple[Input, ...] = (f"records/{RECORDS_FILE}", "table.jsonl")
+    missing_means = "cannot tell which replies DynamoDB holds"
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
-        for need in ("records/records.jsonl", "table.jsonl"):
-            if need in run.missing:
-                return res.skip(f"{run.missing[need]}: cannot tell which replies DynamoDB holds")
         recs = run.records[[c for c in ("id", "ts", "status", "session_id", "turn", "persisted",
                                          "expected_session_id", "user_message_sha256", "reply_sha256")
                             if c in run.records.columns]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.analyzers.base import AnalyzerResult
+from harness.analyzers.base import AnalyzerResult, Input
 
 if TYPE_CHECKING:
     from harness.analyzers.rundata import RunData
@@ -21,12 +21,14 @@ class IntegrityAnalyzer:
     """Checks ``run.json`` and the records for a complete, rolled-back run."""
 
     name = "run"
+    requires: tuple[Input, ...] = ("run.json",)
+    missing_means = ""
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         result = AnalyzerResult(self.name)
         meta = run.run or {}
         if not meta:
-            return result.skip(run.missing.get("run.json", "no run.json"))
+            return result.skip("run.json is empty")
         missing = {k: v for k, v in run.missing.items() if k != "taps/dynamodb.jsonl"}
         result.data["missing_inputs"] = missing
         errors = list(meta.get("rollback_errors") or [])

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analyzers.base import AnalyzerResult
+from harness.analyzers.base import AnalyzerResult, Input
 from harness.analyzers.dynamo_calls import DynamoCalls, dynamodb_calls
 from harness.analyzers.hist import hist_from_us, spectrum, summarize
 from harness.analyzers.quantile_ci import METHOD, judge_quantile
@@ -41,6 +41,8 @@ class LatencyAnalyzer:
     """p50/p95/p99 per phase and memory_mode (uncorrected and CO-corrected), from HdrHistogram."""
 
     name = "latency"
+    requires: tuple[Input, ...] = ()  # judges what it has: see analyze
+    missing_means = ""
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)

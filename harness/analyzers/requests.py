@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from harness.analyzers.base import AnalyzerResult
+from harness.analyzers.base import AnalyzerResult, Input
 from harness.analyzers.rundata import RunData
 from harness.analyzers.sections import PhaseCount, RequestsSection
+from harness.records import RECORDS_FILE
 from harness.slo import Slo
 
 TURN_NAMES = ("POST /chat", "WS /ws message")
@@ -91,6 +92,8 @@ class RequestsAnalyzer:
     """Share of failed turns per phase and per scenario, against ``requests.max_failed_share``."""
 
     name = "requests"
+    requires: tuple[Input, ...] = ()  # an early abort fails the run even with no records at all
+    missing_means = ""
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
@@ -98,9 +101,9 @@ class RequestsAnalyzer:
         if isinstance(aborted, dict) and aborted.get("reason"):
             res.check("early_abort", False, aborted.get("requests"), "the target answers in the baseline",
                       str(aborted["reason"]))
-        if "records/records.jsonl" in run.missing:
-            return res.skip(run.missing["records/records.jsonl"])
         recs = run.records
+        if f"records/{RECORDS_FILE}" in run.missing:
+            return res.skip(run.missing[f"records/{RECORDS_FILE}"])
         if not len(recs):
             return res.skip("records.jsonl holds no requests: the load generator sent nothing")
         flags = classify(recs)

@@ -382,6 +382,8 @@ def test_crashing_analyzer_becomes_failing_check(healthy: tuple[Path, Verdict]) 
 
     class Boom:
         name = "boom"
+        requires = ()
+        missing_means = ""
 
         def analyze(self, run: object, slo: object) -> AnalyzerResult:
             raise KeyError("x")
@@ -389,6 +391,33 @@ def test_crashing_analyzer_becomes_failing_check(healthy: tuple[Path, Verdict]) 
     v = analyze_loaded(load_run(healthy[0]), None, [Boom()])
     assert not v.passed and v.results["boom"].status == "error"
     assert v.outcome == "fail" and v.exit_code == 1 and check(v, "boom.crashed").failed
+
+
+def test_an_analyzer_is_not_run_without_its_declared_inputs(tmp_path: Path) -> None:
+    from harness.analyzers import analyze_loaded, load_run
+
+    (tmp_path / "run.json").write_text(json.dumps({"run_id": "r", "variant": "seed"}))
+    (tmp_path / "events.jsonl").write_text("")
+    called: list[str] = []
+
+    class Needs:
+        def __init__(self, name: str, requires: tuple[str | tuple[str, ...], ...], means: str = "") -> None:
+            self.name, self.requires, self.missing_means = name, requires, means
+
+        def analyze(self, run: object, slo: object) -> AnalyzerResult:
+            called.append(self.name)
+            return AnalyzerResult(self.name)
+
+    v = analyze_loaded(load_run(tmp_path), None, [
+        Needs("table", ("table.jsonl",), "cannot tell what DynamoDB holds"),
+        Needs("either", (("events.jsonl", "records/records.jsonl"),)),
+        Needs("neither", (("table.jsonl", "records/records.jsonl"),)),
+    ])
+    assert called == ["either"]
+    assert v.results["table"].status == "skipped"
+    assert v.results["table"].reason == "table.jsonl not found: cannot tell what DynamoDB holds"
+    assert check(v, "table.evidence").inconclusive
+    assert v.results["neither"].reason == "neither table.jsonl nor records/records.jsonl found"
 
 
 def test_slo_errors_are_clear(tmp_path: Path) -> None:

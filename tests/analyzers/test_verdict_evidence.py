@@ -469,6 +469,9 @@ def test_no_replies_to_look_for_is_inconclusive(tmp_path: Path) -> None:
 class Fake:
     """An analyzer that reports the given (check name, outcome) pairs."""
 
+    requires = ()
+    missing_means = ""
+
     def __init__(self, name: str, checks: list[tuple[str, str]], skip: str = "") -> None:
         self.name, self._checks, self._skip = name, checks, skip
 

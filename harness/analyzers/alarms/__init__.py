@@ -28,10 +28,11 @@ from harness.analyzers.alarms.cloudwatch import (
     evaluate,
 )
 from harness.analyzers.alarms.cloudwatch import period_starts as _period_starts
-from harness.analyzers.base import AnalyzerResult, fmt_ts
+from harness.analyzers.base import AnalyzerResult, Input, fmt_ts
 from harness.analyzers.dynamo_calls import dynamodb_calls
 from harness.analyzers.rundata import RunData
 from harness.analyzers.sections import AlarmChange, AlarmsSection, AlarmTrack
+from harness.records import RECORDS_FILE
 from harness.slo import Slo
 
 __all__ = ["AlarmSpec", "AlarmsAnalyzer", "Datapoint", "aggregate", "evaluate"]
@@ -75,11 +76,11 @@ class AlarmsAnalyzer:
     """Evaluates the design's three alarms and checks the SLO's ``expect_alarms``."""
 
     name = "alarms"
+    requires: tuple[Input, ...] = (("events.jsonl", f"records/{RECORDS_FILE}"),)
+    missing_means = ""
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
-        if "events.jsonl" in run.missing and "records/records.jsonl" in run.missing:
-            return res.skip("neither events.jsonl nor records/records.jsonl found")
         period = float(run.run.get("alarm_period_s") or slo.get("alarms", "period_s"))
         res.data["period_s"] = period
         results, skipped = self._evaluate(run, slo, period, run.t0, run.t_end)
