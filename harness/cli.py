@@ -21,7 +21,7 @@ from harness.compare.cli import compare as compare_command
 from harness.project.cli import project as project_command
 from harness.stack import lifecycle
 from harness.stack.procs import ComponentError
-from harness.state import StateError, harness_home
+from harness.state import StateError, harness_home, variant_problem
 
 if TYPE_CHECKING:
     from harness.chaos.experiment import Experiment
@@ -78,8 +78,8 @@ def up(
     from harness.breaker_timings import DESIGN
     from harness.durations import DurationError, parse_duration
 
-    if variant not in ("seed", "hardened"):
-        fail(f"--variant must be seed or hardened, not {variant!r}", 2)
+    if (problem := variant_problem(variant)) is not None:
+        fail(problem, 2)
     for port, flag in ((service_port, "--service-port"), (toxiproxy_port, "--toxiproxy-port")):
         if not 0 <= port <= 65535:
             fail(f"{flag} must be between 0 and 65535", 2)

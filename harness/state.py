@@ -20,6 +20,13 @@ from harness.breaker_timings import DESIGN, BreakerTimings
 
 STATE_VERSION = 1
 COMPONENTS = ("dynamodb", "redis", "llm", "toxiproxy", "service")
+#: The reference service's two readings of the design: as written, and with its flaws fixed.
+VARIANTS = ("seed", "hardened")
+
+
+def variant_problem(variant: str) -> str | None:
+    """Why ``variant`` is not one the stack can run (None when it is)."""
+    return None if variant in VARIANTS else f"--variant must be seed or hardened, not {variant!r}"
 _OPTIONAL = ("proxy", "proxy_url", "event_log", "outbox")
 
 
@@ -166,6 +173,7 @@ class StateError(RuntimeError):
 __all__ = [
     "COMPONENTS",
     "STATE_VERSION",
+    "VARIANTS",
     "Component",
     "StackState",
     "StateError",
@@ -175,4 +183,5 @@ __all__ = [
     "save_state",
     "service_url",
     "state_path",
+    "variant_problem",
 ]

@@ -41,6 +41,7 @@ from harness.durations import DurationError, parse_duration
 from harness.loadgen.locust_run import scenario_classes
 from harness.slo import Slo, SloError, load_slo
 from harness.stack.net import AddressError, require_loopback
+from harness.state import variant_problem
 
 MAX_USERS = 1000
 MAX_WORKERS = 64
@@ -289,8 +290,8 @@ def parse_scenarios(f: ChaosFlags) -> list[str]:
 
 def check_sizes(f: ChaosFlags) -> int:
     """Validate variant, users, workers and seed; return the user count."""
-    if f.variant not in ("seed", "hardened"):
-        raise UsageError(f"--variant must be seed or hardened, not {f.variant!r}")
+    if (problem := variant_problem(f.variant)) is not None:
+        raise UsageError(problem)
     users = f.users if f.users is not None else (QUICK_USERS if f.quick else 10)
     if not 1 <= users <= MAX_USERS:
         raise UsageError(f"--users must be between 1 and {MAX_USERS}")

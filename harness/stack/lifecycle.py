@@ -32,7 +32,7 @@ from harness.stack.procs import (
     wait_ready,
 )
 from harness.stack.stale import RunRegistry
-from harness.state import Component, StackState, clear_state, load_state, save_state
+from harness.state import Component, StackState, clear_state, load_state, save_state, variant_problem
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
 PROXIED = ("dynamodb", "redis", "llm")
@@ -80,6 +80,8 @@ def clean_stale(home: Path, console: Console | None = None) -> list[str]:
 
 def up(opts: UpOptions, console: Console | None = None) -> StackState:
     """Start the stack and write the state file; return the state."""
+    if (problem := variant_problem(opts.variant)) is not None:
+        raise StackError(f"service: {problem}")
     console = console or Console(stderr=True)
     home = opts.home
     clean_stale(home, console)
@@ -91,8 +93,6 @@ def up(opts: UpOptions, console: Console | None = None) -> StackState:
                 f"stack: already running in {home} ({', '.join(alive)} alive); run `harness down` first"
             )
         clear_state(home)
-    if opts.variant not in ("seed", "hardened"):
-        raise StackError(f"service: unknown variant {opts.variant!r} (use seed or hardened)")
 
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)

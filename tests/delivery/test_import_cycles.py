@@ -66,3 +66,18 @@ def test_the_harness_never_imports_the_service_it_judges() -> None:
     known = {_module(f) for f in (ROOT / "reference_service").rglob("*.py")}
     leaks = {_module(f): sorted(_imports(f, "reference_service", known)) for f in files}
     assert {m: t for m, t in leaks.items() if t} == {}
+
+
+def test_the_cli_loads_no_analysis_stack_until_a_command_needs_it() -> None:
+    """``harness --help``, ``up`` and ``status`` must not pay for scipy, matplotlib or pandas.
+
+    They cost over a second to import on this machine; the commands that use
+    them (chaos, analyze, report, compare, project) import them when they run.
+    """
+    import subprocess
+    import sys
+
+    heavy = ("scipy", "matplotlib", "pandas", "pyarrow", "boto3", "locust")
+    probe = f"import harness.cli, sys; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "", f"importing harness.cli loaded {out.stdout.strip()}"
