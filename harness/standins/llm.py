@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         import uvloop
 
         return uvloop.run(_run(server))
-    except ImportError:  # pragma: no cover - uvloop is a dependency via uvicorn[standard]
+    except ImportError:  # pragma: no cover - only where uvicorn[standard] leaves uvloop out (Windows)
         return asyncio.run(_run(server))
     finally:
         server.sock.close()
