@@ -35,6 +35,7 @@ from harness.breaker_timings import DESIGN, BreakerTimings
 from harness.chaos import evidence
 from harness.chaos.faults import Fault
 from harness.chaos.schedule import Flap
+from harness.chaos.target import external_components
 from harness.loadgen.live import LiveStats
 from harness.loadgen.locust_run import LoadPlan, LocustRun
 from harness.records import RECORDS_FILE
@@ -298,7 +299,10 @@ class ChaosRun:
 
         A fault that cannot work on this stack raises here, so the run fails before it starts.
         """
-        components = self.state.components if self.state else {}
+        if self.state:
+            components = self.state.components
+        else:
+            components = external_components(self.opts.external_dynamodb) if self.opts.faults else {}
         for fault in self.opts.faults:
             fault.bind(components)
 

@@ -13,6 +13,10 @@ import httpx
 
 from harness.breaker_timings import BreakerTimings
 from harness.durations import DurationError, parse_duration
+from harness.state import Component
+
+#: The backend name of a ``--dynamodb-url`` that answers our DynamoDB stand-in's control API.
+PROBED_STANDIN = "harness-standin"
 
 KEYS = ("threshold", "window_s", "open_s", "timeout_ms")
 _FLAG_KEYS = {"threshold": "threshold", "window": "window_s", "open": "open_s", "timeout": "timeout_ms"}
@@ -93,3 +97,21 @@ def breaker_of_target(target: str, flagged: BreakerTimings | None,
         return flagged
     raise TargetError(f"cannot learn the breaker's timings from {target}/debug/memory; pass "
                       "--breaker threshold=5,window=10s,open=30s,timeout=200ms")
+
+
+def external_components(dynamodb_url: str | None, timeout_s: float = 3.0) -> dict[str, Component]:
+    """What a ``--target`` run knows of the stack behind the service, for faults to bind to.
+
+    A ``--dynamodb-url`` that answers ``GET /_standin/faults`` with our stand-in's
+    settings is our stand-in: its control API can forge throttling, errors and
+    held calls for a service we did not start. Anything else is only a URL.
+    """
+    if not dynamodb_url:
+        return {}
+    try:
+        resp = httpx.get(f"{dynamodb_url}/_standin/faults", timeout=timeout_s)
+        body = resp.json() if resp.status_code == 200 else None
+        ours = isinstance(body, dict) and {"fault", "seen", "failed"} <= set(body)
+    except (httpx.HTTPError, ValueError):
+        ours = False
+    return {"dynamodb": Component(backend=PROBED_STANDIN if ours else "url", url=dynamodb_url)}

@@ -113,3 +113,20 @@ def test_toxic_flags_become_stream_faults_and_the_breaker_reads_their_effect() -
 def test_a_bad_toxic_is_a_usage_error(spec: str) -> None:
     with pytest.raises(UsageError, match="invalid --toxic"):
         build_options(ChaosFlags(toxic=(spec,), quick=True))
+
+
+def test_a_target_dynamodb_url_is_bound_only_when_it_answers_our_stand_ins_control_api() -> None:
+    from harness.chaos.faults.dynamo_errors import NoControlApi
+    from harness.chaos.target import PROBED_STANDIN, external_components
+    from harness.standins.dynamodb import DynamoServer
+
+    opts, _ = build_options(ChaosFlags(dynamo_timeouts="3/10s", quick=True))
+    with DynamoServer() as standin:
+        comps = external_components(standin.url)
+        assert comps["dynamodb"].backend == PROBED_STANDIN and not comps["dynamodb"].started_by_us
+        opts.faults[0].bind(comps)  # a --target run can hold calls on our stand-in
+    closed = external_components("http://127.0.0.1:9")
+    assert closed["dynamodb"].backend == "url"
+    with pytest.raises(NoControlApi, match="url"):
+        opts.faults[0].bind(closed)
+    assert external_components(None) == {}

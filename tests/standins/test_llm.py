@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from harness.standins.compose import compose_reply
+from harness.state import Component
 
 SYSTEM = "You are a manga shop assistant."
 FINAL = (
@@ -263,7 +264,7 @@ def test_the_llm_throttle_fault_answers_429_to_the_real_sdk_and_rolls_back(url: 
     opts, _ = build_options(ChaosFlags(llm_throttle="100%", quick=True))
     [fault] = opts.faults
     assert isinstance(fault, LlmErrorFault) and fault.kind == "llm_throttle" and opts.fault_label == "llm-throttle-100"
-    fault.bind({"llm": {"backend": "anthropic-standin", "url": url}})
+    fault.bind({"llm": Component(backend="anthropic-standin", url=url)})
     done = fault.apply(None)  # type: ignore[arg-type]  # the stand-in's control API, no proxy needed
     assert done["detail"]["standin_faults"]["status"] == 429
     with _sync(url) as client, pytest.raises(anthropic.RateLimitError) as exc:

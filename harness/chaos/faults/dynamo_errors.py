@@ -18,7 +18,7 @@ from harness.chaos.faults.base import Fault
 from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
-STANDIN_BACKENDS = {"moto-indexed", "moto"}
+STANDIN_BACKENDS = {"moto-indexed", "moto", "harness-standin"}  # the last: probed behind a --target
 
 
 class NoControlApi(RuntimeError):
