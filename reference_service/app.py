@@ -169,7 +169,8 @@ class Service:
             try:
                 await asyncio.wait_for(self.dynamo.ensure_table(), 10.0)
                 self.table_ready = True
-                self.events.emit("table", table=self.config.table_name, outcome="ready")
+                self.events.emit("table", table=self.config.table_name, outcome="ready",
+                                 ttl_enforced=self.dynamo.ttl_enforced)
             except Exception as exc:
                 self.events.emit("table", table=self.config.table_name, outcome="error", error=str(exc)[:300])
                 await asyncio.sleep(delay)

@@ -130,6 +130,7 @@ class DynamoStore:
         )
         self._stack = AsyncExitStack()
         self._client: Any = None
+        self.ttl_enforced = True  # False when this DynamoDB has no TTL operations (dynalite)
 
     async def start(self) -> None:
         """Open the HTTP client (does not touch the network)."""
@@ -184,12 +185,20 @@ class DynamoStore:
                     raise
             waiter = self.client.get_waiter("table_exists")
             await waiter.wait(TableName=self.table, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
-        ttl = await self.client.describe_time_to_live(TableName=self.table)
-        if ttl.get("TimeToLiveDescription", {}).get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            await self.client.update_time_to_live(
-                TableName=self.table,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
-            )
+        try:
+            ttl = await self.client.describe_time_to_live(TableName=self.table)
+            if ttl.get("TimeToLiveDescription", {}).get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+                await self.client.update_time_to_live(
+                    TableName=self.table,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+                )
+        except ClientError as exc:
+            # dynalite has no TTL operations. Retrying would never succeed and would keep
+            # calling DynamoDB outside the breaker all run long (the wire caught it while
+            # the breaker was open); items still carry ``ttl``, and reads filter on it.
+            if exc.response["Error"]["Code"] != "UnknownOperationException":
+                raise
+            self.ttl_enforced = False
         return created
 
     async def query_newest_literal(self, session_id: str, limit: int = 10) -> list[Turn]:
