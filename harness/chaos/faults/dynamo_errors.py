@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 
 from harness.chaos.faults.base import Fault
+from harness.chaos.target import PROBED_STANDIN
 from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
-STANDIN_BACKENDS = {"moto-indexed", "moto", "harness-standin"}  # the last: probed behind a --target
+STANDIN_BACKENDS = {"moto-indexed", "moto", PROBED_STANDIN}  # the last: probed behind a --target
 
 
 class NoControlApi(RuntimeError):
