@@ -309,7 +309,10 @@ def load_run(run_dir: Path | str) -> RunData:
     def jl(rel: str, columns: list[str], sizes: list[int] | None = None) -> pd.DataFrame:
         f = rd / rel
         if not f.is_file():
-            missing[rel] = f"{rel} not found"
+            # a collector that failed leaves its reason beside the file (``table.error``)
+            err = f.with_suffix(".error")
+            why = err.read_text(encoding="utf-8", errors="replace").strip()[:300] if err.is_file() else ""
+            missing[rel] = f"{rel} not found" + (f" ({why})" if why else "")
             return _frame([], columns)
         df, bad = read_jsonl_frame(f, columns, sizes)
         if bad:

@@ -81,7 +81,12 @@ def _plain(value: Any) -> Any:
 
 
 def dump_table(dynamodb_url: str, dest: Path, table: str = "ChatSessions") -> int:
-    """Scan the whole table into ``dest`` as JSON lines; return the item count (-1 on error)."""
+    """Scan the whole table into ``dest`` as JSON lines; return the item count (-1 on error).
+
+    The scan is written beside ``dest`` and renamed only when it finished: a scan
+    that failed half-way must leave the table *absent* (durability inconclusive,
+    the reason in ``table.error``), never a partial table that reads as lost turns.
+    """
     import boto3
     from botocore.config import Config
 
@@ -91,10 +96,11 @@ def dump_table(dynamodb_url: str, dest: Path, table: str = "ChatSessions") -> in
         config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3}),
     )
     count = 0
+    partial = dest.with_name(dest.name + ".partial")
     try:
         tbl = resource.Table(table)
         kwargs: dict[str, Any] = {}
-        with dest.open("w") as out:
+        with partial.open("w") as out:
             while True:
                 page = tbl.scan(**kwargs)
                 for item in page.get("Items", []):
@@ -104,6 +110,8 @@ def dump_table(dynamodb_url: str, dest: Path, table: str = "ChatSessions") -> in
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     except Exception as exc:  # the analyzer reports a missing table; we note why
+        partial.unlink(missing_ok=True)
         dest.with_suffix(".error").write_text(f"{type(exc).__name__}: {exc}\n")
         return -1
+    partial.replace(dest)
     return count
