@@ -180,10 +180,24 @@ class LatencyAnalyzer:
 
     # ---------------------------------------------------------------- dynamo
     @staticmethod
-    def _dynamo_errors(run: RunData, frame: pd.DataFrame, res: AnalyzerResult) -> None:
+    def _sdk_attempts(run: RunData) -> int | None:
+        """How many attempts the service's DynamoDB SDK makes per call, from ``run.json`` (None: unknown)."""
+        client = run.run.get("service_dynamodb_client")
+        retries = client.get("retries") if isinstance(client, dict) else None
+        if not isinstance(retries, dict):
+            return None
+        if isinstance(retries.get("total_max_attempts"), int):
+            return int(retries["total_max_attempts"])
+        if isinstance(retries.get("max_attempts"), int):  # botocore: retries after the first attempt
+            return int(retries["max_attempts"]) + 1
+        return None
+
+    @classmethod
+    def _dynamo_errors(cls, run: RunData, frame: pd.DataFrame, res: AnalyzerResult) -> None:
         """Answered-with-an-error calls per phase, operation and status: throttling shows here as 400s.
 
-        The SDK retries throttling and 5xx answers, so each one is an extra call the user waited for.
+        Whether the user waited for SDK retries of them depends on the service's retry
+        policy, which ``run.json`` records; the note says which it was.
         """
         bad = frame[~frame["ok"] & frame["status"].notna()] if "status" in frame.columns else frame.iloc[:0]
         if not len(bad):
@@ -195,9 +209,19 @@ class LatencyAnalyzer:
             key = str(int(status)) if status == status else "none"
             by_op[key] = by_op.get(key, 0) + 1
         res.data["dynamodb_error_answers"] = counts
-        res.data["dynamodb_error_note"] = (
-            f"{len(bad)} DynamoDB calls were answered with an error status; botocore retries throttling "
-            "(400 ProvisionedThroughputExceededException) and 5xx answers, so each is a retry the user waited for")
+        attempts = cls._sdk_attempts(run)
+        res.data["dynamodb_sdk_attempts"] = attempts
+        head = (f"{len(bad)} DynamoDB calls were answered with an error status "
+                "(throttling is 400 ProvisionedThroughputExceededException)")
+        if attempts == 1:
+            tail = ("the service's SDK makes one attempt per call (run.json), so none was retried "
+                    "underneath: each error reached the service's own code (breaker, outbox, fallback)")
+        elif attempts is None:
+            tail = "the service's SDK retry policy is unknown (not in run.json)"
+        else:
+            tail = (f"the service's SDK makes up to {attempts} attempts per call (run.json), so each "
+                    "error answer is a retry the user waited for, inside the call's latency")
+        res.data["dynamodb_error_note"] = f"{head}; {tail}"
 
     def _dynamo(self, run: RunData, slo: Slo, res: AnalyzerResult, calls: DynamoCalls) -> tuple[OpLatency, ...]:
         """p99 of every DynamoDB call per operation and phase, as CloudWatch reports SuccessfulRequestLatency."""

@@ -2,8 +2,8 @@
 
 * a blackhole (accepts, never answers) must be cut by the service's 200 ms
   call timeout, not by a socket default;
-* throttling reaches the service as DynamoDB's own 400 answers, which the SDK
-  retries, and the run's data names them;
+* throttling reaches the service as DynamoDB's own 400 answers; the report names
+  them and the service's SDK retry policy (one attempt: nothing retried underneath);
 * a flapping fault is applied and removed on schedule, each change timed;
 * a connection reset (``--toxic dynamodb:reset_peer``) fails calls at once and opens the breaker.
 """
@@ -47,7 +47,7 @@ def test_a_dynamodb_blackhole_is_cut_by_the_call_timeout(tmp_path: Path) -> None
     assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
 
 
-def test_throttling_is_dynamodbs_own_answer_and_the_sdk_retries_it(tmp_path: Path) -> None:
+def test_throttling_is_dynamodbs_own_answer_and_the_report_names_it(tmp_path: Path) -> None:
     proc, run = chaos(tmp_path, "--dynamo-throttle", "20%", "--seed", "4")
     found = checks(run)
     timeline = json.loads((run / "timeline.json").read_text())
@@ -59,7 +59,12 @@ def test_throttling_is_dynamodbs_own_answer_and_the_sdk_retries_it(tmp_path: Pat
     answers = verdict(run)["analyzers"]["latency"]["dynamodb_error_answers"]  # {phase: {op: {status: n}}}
     assert any(by_op.get("400") for by_op in answers["fault"].values()), answers
     assert "baseline" not in answers, answers
-    # botocore retried the throttled calls, so no turn failed.
+    latency = verdict(run)["analyzers"]["latency"]
+    assert latency["dynamodb_sdk_attempts"] == 1
+    assert "one attempt per call" in latency["dynamodb_error_note"]
+    assert "one attempt per call" in (run / "summary.md").read_text()
+    # The hardened outbox retries a throttled write later and a throttled read falls
+    # back to Redis, so no turn failed although the SDK retried nothing.
     for phase in ("baseline", "fault", "recovery"):
         assert found[f"requests.{phase}.failed"]["outcome"] == "pass", found[f"requests.{phase}.failed"]
     assert found["durability.no_lost_turns"]["outcome"] == "pass", found["durability.no_lost_turns"]
