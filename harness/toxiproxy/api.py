@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from harness.toxiproxy import gojson
 from harness.toxiproxy.gojson import GoJSONError
@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 
 VERSION = "2.12.0-harness"
 MAX_BODY = 8 << 20
+# A name must fit in a request line to be addressed again: StreamReader refuses
+# lines over 64 KiB, and /proxies/<proxy>/toxics/<toxic> carries two names. A
+# longer one would be created and then be impossible to show or delete, so it is
+# refused before it is stored.
+MAX_NAME_URL_BYTES = 16 << 10
 REASONS = {
     200: "OK",
     201: "Created",
@@ -280,6 +285,8 @@ class ApiServer:
             return error_response(400, "missing required field: name")
         if not fields["upstream"]:
             return error_response(400, "missing required field: upstream")
+        if (too_long := _unaddressable(fields["name"], "proxy")) is not None:
+            return error_response(400, too_long)
         proxy = Proxy(fields["name"], fields["listen"], fields["upstream"])
         await self.collection.add(proxy, bool(fields["enabled"]))
         return json_response(201, proxy.to_json())
@@ -302,6 +309,8 @@ class ApiServer:
                 return fail(400, f"missing required field: name at proxy {i}", None)
             if not entry["upstream"]:
                 return fail(400, f"missing required field: upstream at proxy {i}", None)
+            if (too_long := _unaddressable(entry["name"], "proxy")) is not None:
+                return fail(400, f"{too_long} at proxy {i}", None)
         created: list[Proxy] = []
         for entry in entries:
             proxy = Proxy(entry["name"], entry["listen"], entry["upstream"])
@@ -372,6 +381,8 @@ class ApiServer:
             return error_response(400, "stream was invalid, can be either upstream or downstream")
         if not name_v:
             name_v = f"{type_v}_{stream_v}"
+        if (too_long := _unaddressable(name_v, "toxic")) is not None:
+            return error_response(400, too_long)
         cls = lookup(type_v)
         if cls is None:
             return error_response(400, "invalid toxic type")
@@ -582,6 +593,14 @@ def _proxy_fields(raw: dict[str, Any], defaults: dict[str, Any], struct: str) ->
         out[key] = _typed(raw, key, str, f"{struct}.{key}", "string", defaults[key])
     out["enabled"] = _typed(raw, "enabled", bool, f"{struct}.enabled", "bool", defaults["enabled"])
     return out
+
+
+def _unaddressable(name: str, what: str) -> str | None:
+    """Why ``name`` could never be put in a URL of this API again (None: it can)."""
+    size = len(quote(name, safe=""))
+    if size > MAX_NAME_URL_BYTES:
+        return f"{what} name too long: {size} bytes URL-encoded, at most {MAX_NAME_URL_BYTES}"
+    return None
 
 
 def _decode_proxy(body: bytes, defaults: dict[str, Any]) -> dict[str, Any]:

@@ -165,6 +165,35 @@ def test_api_answers_bad_input_with_4xx_and_keeps_proxies_working(
 
     one()
     assert api.call("GET", f"/proxies/{BYSTANDER}")[1]["enabled"] is True
+    # Whatever the fuzzer stored, the API still lists it and can delete every proxy.
+    status, listed = api.call("GET", "/proxies")
+    assert status == 200 and BYSTANDER in listed
+    for name in listed:
+        assert api.raw("DELETE", f"/proxies/{quote(name, safe='')}")[0] == 204, name
+    assert api.call("GET", "/proxies") == (200, {})
+
+
+@pytest.mark.parametrize("size", [9_000, 70_000])
+def test_every_stored_name_can_be_addressed_again(api: Api, echo: EchoServer, size: int) -> None:
+    """A name too long for a request line is refused before it is stored, never stored unreachable."""
+    name = "n" * size
+    status, answer = api.call("POST", "/proxies", {"name": name, "listen": "127.0.0.1:0", "upstream": echo.addr})
+    if size > 16 << 10:
+        assert status == 400 and "proxy name too long" in answer["error"], answer
+        status, answer = api.call("POST", "/populate", [{"name": name, "upstream": echo.addr}])
+        assert status == 400 and "proxy name too long" in answer["error"], answer
+        assert api.call("GET", "/proxies") == (200, {})
+        api.call("POST", "/proxies", {"name": "p", "listen": "127.0.0.1:0", "upstream": echo.addr})
+        status, answer = api.call("POST", "/proxies/p/toxics", {"type": "latency", "name": name})
+        assert status == 400 and "toxic name too long" in answer["error"], answer
+        assert api.call("GET", "/proxies/p/toxics") == (200, [])
+        return
+    assert status == 201
+    assert api.call("POST", f"/proxies/{name}/toxics", {"type": "latency", "name": name})[0] == 200
+    assert api.call("GET", f"/proxies/{name}/toxics/{name}")[0] == 200
+    assert api.raw("DELETE", f"/proxies/{name}/toxics/{name}")[0] == 204
+    assert api.raw("DELETE", f"/proxies/{name}")[0] == 204
+    assert api.call("GET", "/proxies") == (200, {})
 
 
 @pytest.mark.parametrize("raw", [
