@@ -65,6 +65,7 @@ def make_config(
     """A config through both proxies with a fresh table and compressed breaker timings."""
     fake, llm_url = llm
     fake.fail_status = None
+    fake.reply = None
 
     def build(**overrides: object) -> ServiceConfig:
         values: dict[str, object] = {

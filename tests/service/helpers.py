@@ -212,6 +212,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.fail_status: int | None = None
         self.compose = False  # True: answer like the harness stand-in (harness.standins.compose)
+        self.reply: str | None = None  # answer with exactly this text (e.g. one too large to store)
         self.requests: list[dict[str, Any]] = []
         self.app = Starlette(routes=[Route("/v1/messages", self.messages, methods=["POST"])])
 
@@ -225,7 +226,9 @@ class FakeLLM:
             )
         last = body["messages"][-1]["content"]
         text = f"ECHO[{len(body['messages'])}]: {last}"
-        if self.compose:
+        if self.reply is not None:
+            text = self.reply
+        elif self.compose:
             from harness.standins.compose import compose_reply
 
             text = compose_reply(body.get("system", ""), body["messages"])

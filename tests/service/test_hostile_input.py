@@ -7,6 +7,7 @@ holds no ``internal_error`` and that a normal turn still works afterwards.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from websockets.sync.client import connect
 
 import reference_service.app as app_module
 
-from .helpers import RunningService, run_service
+from .helpers import RunningService, fake_nlu, run_service
 
 
 def _still_serves(svc: RunningService) -> None:
@@ -73,6 +74,27 @@ def test_a_stalled_upload_times_out_with_408(svc: RunningService, monkeypatch: p
     _still_serves(svc)
 
 
+def test_fifty_stalled_uploads_are_all_released_and_others_are_served_meanwhile(
+        svc: RunningService, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_module, "BODY_TIMEOUT_S", 1.0)
+    socks = [socket.create_connection(("127.0.0.1", svc.thread.port), timeout=10) for _ in range(50)]
+    try:
+        for sock in socks:
+            sock.sendall(b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"mess")
+        started = time.monotonic()
+        r = svc.chat("recommend a sci-fi book")  # while all fifty hold their uploads open
+        assert r.status_code == 200 and time.monotonic() - started < 1.0, r.text
+        answers = [sock.recv(4096) for sock in socks]
+        held = time.monotonic() - started
+    finally:
+        for sock in socks:
+            sock.close()
+    assert all(a.startswith(b"HTTP/1.1 408") for a in answers), {a[:20] for a in answers}
+    assert held < 8, f"the stalled uploads were held {held:.1f} s with a 1 s body timeout"
+    _still_serves(svc)
+
+
 def test_a_client_that_disconnects_mid_upload_leaves_no_error(svc: RunningService) -> None:
     for _ in range(5):
         with socket.create_connection(("127.0.0.1", svc.thread.port), timeout=5) as sock:
@@ -92,6 +114,41 @@ def test_a_binary_websocket_frame_is_refused_with_1003(svc: RunningService) -> N
             ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
     _still_serves(svc)
+
+
+def test_a_poison_message_over_websocket_is_refused_and_the_socket_goes_on(svc: RunningService) -> None:
+    with connect(svc.url.replace("http", "ws") + "/ws", open_timeout=5) as ws:
+        ws.recv(timeout=5)  # the session frame
+        ws.send('{"message": "tell me about \\ud800 books"}')  # valid JSON, not valid Unicode
+        refused = json.loads(ws.recv(timeout=5))
+        assert refused["error"] == "invalid_message", refused
+        ws.send(json.dumps({"message": "recommend a sci-fi book"}))
+        reply = json.loads(ws.recv(timeout=10))
+        assert reply["debug_metadata"]["memory_mode"] == "full", reply
+    assert svc.service.breaker.state == "closed" and svc.service.outbox.pending == 0
+    _still_serves(svc)
+
+
+def test_a_websocket_crash_is_logged_as_internal_error_and_closed_1011(make_config, tmp_path: Path) -> None:
+    nlu = fake_nlu()
+    understand = nlu.understand
+
+    def crashing(message: str, history: list) -> object:  # type: ignore[type-arg]
+        if message == "crash":
+            raise RuntimeError("boom in the classifier")
+        return understand(message, history)
+
+    nlu.understand = crashing
+    with run_service(make_config(variant="hardened"), tmp_path / "ev.jsonl", nlu=nlu) as crashy:
+        with connect(crashy.url.replace("http", "ws") + "/ws", open_timeout=5) as ws:
+            ws.recv(timeout=5)
+            ws.send(json.dumps({"message": "crash"}))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        logged = crashy.events("internal_error")
+        assert len(logged) == 1 and logged[0]["path"] == "/ws" and "boom in the classifier" in logged[0]["error"]
+        assert crashy.chat("recommend a sci-fi book").status_code == 200
 
 
 def test_openapi_document_is_served(svc: RunningService) -> None:

@@ -11,6 +11,7 @@ dependency failure either.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from reference_service.memory.breaker import BreakerConfig, CircuitBreaker
 from reference_service.memory.dynamo import is_client_error
 
-from .helpers import cookie_of, run_service
+from .helpers import FakeLLM, cookie_of, run_service
 
 POISON = b'{"message": "tell me about \\ud800 books"}'
 
@@ -42,6 +43,40 @@ def test_poison_message_is_refused_and_harms_no_one(variant: str, make_config, t
         assert follow.status_code == 200
         assert follow.json()["debug_metadata"]["memory_mode"] == "full"
         assert not [e for e in svc.events("breaker_transition") if e.get("to") == "open"]
+
+
+def test_an_item_dynamodb_rejects_is_dead_lettered_and_harms_no_one(
+        make_config, llm: tuple[FakeLLM, str], tmp_path: Path) -> None:
+    """Past every input check: a 450 KB LLM reply makes an item over DynamoDB's 400 KB limit.
+
+    moto answers ``ValidationException``, as DynamoDB does. The hardened writer
+    must dead-letter that one turn at once (no retries, no breaker failure), say
+    so in ``/metrics``, ``/debug/memory`` and ``/healthz``, and keep persisting
+    everyone else's turns.
+    """
+    fake, _ = llm
+    with run_service(make_config(variant="hardened"), tmp_path / "ev.jsonl") as svc:
+        fake.reply = "x" * 450_000
+        poisoned = svc.chat("recommend a sci-fi book")
+        assert poisoned.status_code == 200 and poisoned.json()["persisted"] is False, poisoned.text[:300]
+        fake.reply = None
+        sent = time.monotonic()
+        others = [svc.chat(f"recommend a mystery novel {i}") for i in range(4)]
+        # each reply says whether its turn is already in DynamoDB: all of them, within 2 s
+        assert all(r.status_code == 200 and r.json()["persisted"] is True for r in others), \
+            [r.json().get("persisted") for r in others]
+        assert time.monotonic() - sent < 2.0
+        assert svc.service.breaker.state == "closed"
+        assert not [e for e in svc.events("breaker_transition") if e.get("to") == "open"]
+        debug = svc.client.get(f"{svc.url}/debug/memory").json()
+        assert debug["outbox"]["pending"] == 0 and debug["outbox"]["dead_letters"] == 1, debug["outbox"]
+        assert "ValidationException" in debug["outbox"]["recent_dead_letters"][0]["reason"]
+        metrics = svc.client.get(f"{svc.url}/metrics").text
+        assert "refsvc_outbox_dead_letters_total 1.0" in metrics
+        health = svc.client.get(f"{svc.url}/healthz").json()
+        assert health["status"] == "degraded" and any("dead letters" in r for r in health["reasons"]), health
+        dead = [e for e in svc.events("outbox") if e.get("action") == "dead_letter"]
+        assert len(dead) == 1 and dead[0]["attempts"] == 1
 
 
 def _validation_error() -> ClientError:
