@@ -134,10 +134,17 @@ def test_dynamo_and_redis_down_reach_stateless_and_fire_the_alarm(tmp_path: Path
     proc, run = chaos(tmp_path, "--dynamo-down", "--redis-down")
     summary = (run / "summary.md").read_text()
     found = checks(run)
-    # Every turn is answered and none is lost; the exit code is not asserted
-    # because on a 2-core machine the hardened service's own event loop can trip
-    # its 200 ms breaker in the baseline, which the harness then rightly fails.
-    assert proc.returncode in (0, 1) and verdict(run)["outcome"] in ("pass", "fail"), summary
+    # Every turn is answered and none is lost. The run must pass, but for one
+    # thing: on a 2-core machine the hardened service's own event loop can miss
+    # its 200 ms budget, which the harness rightly fails as latency or a breaker
+    # opening in the baseline. Any other failed check fails this test.
+    outcome = verdict(run)["outcome"]
+    failed = sorted(n for n, c in found.items() if c["outcome"] == "fail")
+    assert outcome == "pass" or (outcome == "fail" and failed), summary
+    assert proc.returncode == {"pass": 0, "fail": 1}[outcome], summary
+    assert all(n.startswith(("latency.", "breaker.")) for n in failed), failed
+    assert found["alarms.stateless.fires"]["outcome"] == "pass", found["alarms.stateless.fires"]
+    assert found["alarms.stateless.baseline_silent"]["outcome"] == "pass", found["alarms.stateless.baseline_silent"]
     for phase in ("baseline", "fault", "recovery"):
         assert found[f"requests.{phase}.failed"]["outcome"] == "pass", summary
     assert found["durability.never_arrived"]["outcome"] == "pass", summary
