@@ -34,6 +34,7 @@ NAMES = (
     "spurious_open_idle",
     "shared_breaker",
     "blind_stateless",
+    "silent_stateless",
     "windowless",
 )
 
