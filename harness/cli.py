@@ -21,7 +21,7 @@ from harness.compare.cli import compare as compare_command
 from harness.project.cli import project as project_command
 from harness.stack import lifecycle
 from harness.stack.procs import ComponentError
-from harness.state import StateError, harness_home, variant_problem
+from harness.state import StateError, harness_home
 
 if TYPE_CHECKING:
     from harness.chaos.experiment import Experiment
@@ -78,8 +78,6 @@ def up(
     from harness.breaker_timings import DESIGN
     from harness.durations import DurationError, parse_duration
 
-    if (problem := variant_problem(variant)) is not None:
-        fail(problem, 2)
     for port, flag in ((service_port, "--service-port"), (toxiproxy_port, "--toxiproxy-port")):
         if not 0 <= port <= 65535:
             fail(f"{flag} must be between 0 and 65535", 2)
@@ -95,6 +93,8 @@ def up(
     )
     try:
         state = lifecycle.up(opts, err)
+    except lifecycle.OptionError as exc:  # the variant: lifecycle.up checks it before touching anything
+        fail(str(exc), 2)
     except (ComponentError, lifecycle.StackError, StateError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -121,34 +121,30 @@ def status(
     except StateError as exc:
         fail(str(exc))
     if json_out:
-        print(json.dumps(info, indent=2))
-        if not info["running"]:
-            raise typer.Exit(1)
-        return
-    if not info["running"]:
-        err.print(f"no stack running in {info['home']} (start one with `harness up`)")
-        raise typer.Exit(1)
-    table = Table(title=f"stack ({info['variant']}) in {info['home']}")
+        print(json.dumps(info.to_json(), indent=2))
+        raise typer.Exit(info.exit_code)
+    if not info.running:
+        err.print(f"no stack running in {info.home} (start one with `harness up`)")
+        raise typer.Exit(info.exit_code)
+    table = Table(title=f"stack ({info.variant}) in {info.home}")
     for col in ("component", "backend", "url", "via proxy", "pid", "health"):
         table.add_column(col)
-    for name, comp in info["components"].items():
-        healthy = "[green]ok[/]" if comp["healthy"] else "[red]down[/]"
-        table.add_row(name, escape(comp["backend"]), comp["url"], comp.get("proxy_url") or "-",
-                      str(comp.get("pid") or "-"), healthy)
+    for name, comp in info.components.items():
+        healthy = "[green]ok[/]" if comp.healthy else "[red]down[/]"
+        table.add_row(name, escape(comp.backend), comp.url, comp.proxy_url or "-", str(comp.pid or "-"), healthy)
     out.print(table)
-    proxies = info["proxies"]
-    if "error" in proxies:
-        out.print(f"[red]toxiproxy:[/] {proxies['error']}")
-        return
+    if info.proxies_error is not None:
+        out.print(f"[red]toxiproxy:[/] {escape(info.proxies_error)}")
+        raise typer.Exit(info.exit_code)
     toxics = Table(title="proxies and active toxics")
     for col in ("proxy", "enabled", "listen", "upstream", "toxics"):
         toxics.add_column(col)
-    for name, proxy in proxies.items():
+    for name, proxy in info.proxies.items():
         desc = ", ".join(
             f"{t['name']} ({t['type']} {t['stream']} {json.dumps(t.get('attributes', {}))})"
-            for t in proxy["toxics"]
+            for t in proxy.toxics
         ) or "none"
-        toxics.add_row(name, str(proxy["enabled"]), proxy["listen"], proxy["upstream"], desc)
+        toxics.add_row(name, str(proxy.enabled), proxy.listen, proxy.upstream, desc)
     out.print(toxics)
 
 
@@ -254,7 +250,7 @@ def chaos(
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
         fault=fault, recovery=recovery, quick=quick, alarm_period=alarm_period, slo=slo, report_dir=report_dir,
         target=target, toxiproxy=toxiproxy, workers=workers, service_events=service_events,
-        dynamodb_url=dynamodb_url, seed=seed, breaker=breaker, home=home,
+        dynamodb_url=dynamodb_url, seed=seed, breaker=breaker, home=home, experiment=experiment, repeat=repeat,
     )
     declared = None
     try:
@@ -263,14 +259,10 @@ def chaos(
         opts, slo_obj = build_options(flags)
     except UsageError as exc:
         fail(str(exc), 2)
-    if not 1 <= repeat <= 100:
-        fail("--repeat must be between 1 and 100", 2)
     for name, why in unfireable_alarms(slo_obj, opts.alarm_period_s, opts.phases[1]).items():
         err.print(f"[yellow]warning: alarm {name} cannot fire in this run: {why}[/]")
-    if repeat > 1:
-        if declared is not None:
-            fail("--repeat with --experiment is not supported yet; run the experiment N times", 2)
-        _chaos_repeated(opts, repeat)
+    if flags.repeat > 1:
+        _chaos_repeated(opts, flags.repeat)
     try:
         result = ChaosRun(opts, err).execute()
     except (ComponentError, lifecycle.StackError, StateError) as exc:

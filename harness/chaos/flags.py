@@ -46,6 +46,7 @@ from harness.state import variant_problem
 MAX_USERS = 1000
 MAX_WORKERS = 64
 MAX_RUN_S = 3600.0
+MAX_REPEAT = 100
 
 
 class UsageError(ValueError):
@@ -94,6 +95,8 @@ class ChaosFlags:
     seed: int | None = None
     breaker: str | None = None
     home: Path | None = None
+    experiment: Path | None = None  # only whether one was given matters here: the CLI loads it
+    repeat: int = 1
 
 
 # What an experiment file declares; the command line may not also set these.
@@ -121,7 +124,8 @@ def with_experiment(cli: ChaosFlags, declared: ChaosFlags) -> ChaosFlags:
     return dataclasses.replace(
         declared, report_dir=cli.report_dir, target=cli.target, toxiproxy=cli.toxiproxy, workers=cli.workers,
         service_events=cli.service_events, dynamodb_url=cli.dynamodb_url, breaker=cli.breaker, home=cli.home,
-        alarm_period=cli.alarm_period, seed=cli.seed if cli.seed is not None else declared.seed,
+        alarm_period=cli.alarm_period, experiment=cli.experiment, repeat=cli.repeat,
+        seed=cli.seed if cli.seed is not None else declared.seed,
         variant=cli.variant if cli.variant != default.variant else declared.variant,
         quick=cli.quick or declared.quick)
 
@@ -302,6 +306,16 @@ def check_sizes(f: ChaosFlags) -> int:
     return users
 
 
+def check_repeat(f: ChaosFlags) -> None:
+    """``--repeat N``: within bounds, and not with ``--experiment``."""
+    if not 1 <= f.repeat <= MAX_REPEAT:
+        raise UsageError(f"--repeat must be between 1 and {MAX_REPEAT}")
+    if f.repeat > 1 and f.experiment is not None:
+        # An experiment's verdict includes its expectations, judged on one run directory;
+        # a repeated series has no single one to judge yet.
+        raise UsageError("--repeat with --experiment is not supported yet; run the experiment N times")
+
+
 def load_slo_flag(path: Path | None) -> Slo:
     """The SLO file, loaded and validated: a typo must not cost a whole run."""
     if path is not None and path.is_dir():
@@ -367,6 +381,7 @@ def build_options(f: ChaosFlags) -> tuple[ChaosOptions, Slo]:
     label += parse_steps(f, faults, phases[1])
     target, toxiproxy = check_endpoints(f, bool(faults))
     timings = breaker_timings(f, target)
+    check_repeat(f)
     drain = slo.f("durability", "drain_timeout_s")
     opts = ChaosOptions(
         faults=faults, fault_label=label, variant=f.variant, scenarios=scenarios, flap=flap,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,10 @@ class StackError(RuntimeError):
     """A stack-level problem (already running, nothing to stop) with a one-line message."""
 
 
+class OptionError(StackError):
+    """An :class:`UpOptions` value no stack can run with: the caller's mistake (exit 2 on the command line)."""
+
+
 def running_components(state: StackState) -> list[str]:
     """Names of the components in ``state`` whose process is still alive."""
     return [name for name, info in state.components.items()
@@ -81,7 +85,9 @@ def clean_stale(home: Path, console: Console | None = None) -> list[str]:
 def up(opts: UpOptions, console: Console | None = None) -> StackState:
     """Start the stack and write the state file; return the state."""
     if (problem := variant_problem(opts.variant)) is not None:
-        raise StackError(f"service: {problem}")
+        # The one check of the variant for `harness up` and every Python caller; `harness
+        # chaos` also checks it in its flags, so a typo fails before its run directory exists.
+        raise OptionError(problem)
     console = console or Console(stderr=True)
     home = opts.home
     clean_stale(home, console)
@@ -241,44 +247,129 @@ def down(home: Path) -> list[str]:
     return stopped
 
 
-def status(home: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One component as ``harness status`` finds it now: where it answers, whether its process lives and is healthy."""
+
+    backend: str
+    url: str
+    proxy_url: str | None
+    pid: int | None
+    log: str | None
+    started_by_us: bool
+    event_log: str | None  # the service's own event log: what `harness chaos --service-events` wants
+    alive: bool
+    healthy: bool
+    reason: str | None = None  # why it is not healthy, when there is more to say than "no answer"
+
+    def to_json(self) -> dict[str, Any]:
+        """The component's entry in ``harness status --json``."""
+        out: dict[str, Any] = {"backend": self.backend, "url": self.url, "proxy_url": self.proxy_url,
+                               "pid": self.pid, "log": self.log, "started_by_us": self.started_by_us}
+        if self.event_log:
+            out["event_log"] = self.event_log
+        out["alive"] = self.alive
+        out["healthy"] = self.healthy
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class ProxyStatus:
+    """One Toxiproxy proxy as its API lists it, with the toxics active on it right now."""
+
+    enabled: bool | None
+    listen: str | None
+    upstream: str | None
+    toxics: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "listen": self.listen, "upstream": self.upstream,
+                "toxics": list(self.toxics)}
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    """What ``harness status`` reports: each component's health, and each proxy with its active toxics.
+
+    ``proxies_error`` is set when the Toxiproxy API could not list its proxies;
+    ``proxies`` is then empty because the active toxics are unknown, not absent.
+    """
+
+    home: str
+    running: bool = False
+    variant: str = ""
+    created_at: float = 0.0
+    breaker: BreakerTimings = DESIGN
+    event_log: str | None = None
+    components: Mapping[str, ComponentStatus] = field(default_factory=dict)
+    proxies: Mapping[str, ProxyStatus] = field(default_factory=dict)
+    proxies_error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """1 when there is no stack, or when its toxics cannot be listed; else 0.
+
+        An unlisted proxy set is a failure of the command itself, not just an
+        unhealthy component: what ``harness status`` exists to say (which faults are active
+        on the stack right now) is unknown, and a script deciding whether a stack
+        is clean before a chaos run must not read that as "no toxics".
+        """
+        return 1 if not self.running or self.proxies_error is not None else 0
+
+    def to_json(self) -> dict[str, Any]:
+        """``harness status --json``."""
+        comps = {name: c.to_json() for name, c in self.components.items()}
+        proxies: dict[str, Any] = ({"error": self.proxies_error} if self.proxies_error is not None
+                                   else {name: p.to_json() for name, p in self.proxies.items()})
+        if not self.running:
+            return {"running": False, "home": self.home, "components": comps, "proxies": proxies}
+        return {"running": True, "home": self.home, "variant": self.variant, "created_at": self.created_at,
+                "breaker": self.breaker.to_json(), "event_log": self.event_log, "components": comps,
+                "proxies": proxies}
+
+
+def status(home: Path) -> StackStatus:
     """Health of each component and the toxics currently active."""
     state = load_state(home)
     if not state:
-        return {"running": False, "home": str(home), "components": {}, "proxies": {}}
-    comps: dict[str, Any] = {}
-    for name, info in state.components.items():
-        entry: dict[str, Any] = {"backend": info.backend, "url": info.url, "proxy_url": info.proxy_url,
-                                 "pid": info.pid, "log": info.log, "started_by_us": info.started_by_us}
-        if info.event_log:
-            entry["event_log"] = info.event_log  # what `harness chaos --service-events` wants
-        entry["alive"] = bool(info.pid) and is_alive(info.pid or 0, info.create_time)
-        entry["healthy"] = _healthy(name, info)
-        comps[name] = entry
-    proxies: dict[str, Any] = {}
-    toxi_url = state.url_of("toxiproxy")
-    if toxi_url:
-        try:
-            with ToxiproxyClient(toxi_url, timeout=2) as client:
-                for name, proxy in client.proxies().items():
-                    proxies[name] = {
-                        "enabled": proxy.get("enabled"),
-                        "listen": proxy.get("listen"),
-                        "upstream": proxy.get("upstream"),
-                        "toxics": proxy.get("toxics", []),
-                    }
-        except ToxiproxyError as exc:
-            proxies = {"error": str(exc)}
-    return {
-        "running": True,
-        "home": str(home),
-        "variant": state.variant,
-        "created_at": state.created_at,
-        "breaker": state.breaker.to_json(),
-        "event_log": state.components["service"].event_log if "service" in state.components else None,
-        "components": comps,
-        "proxies": proxies,
-    }
+        return StackStatus(home=str(home))
+    proxies, proxies_error = _list_proxies(state.url_of("toxiproxy"))
+    comps = {name: _component_status(name, info, proxies_error) for name, info in state.components.items()}
+    service = state.components.get("service")
+    return StackStatus(home=str(home), running=True, variant=state.variant, created_at=state.created_at,
+                       breaker=state.breaker, event_log=service.event_log if service else None,
+                       components=comps, proxies=proxies, proxies_error=proxies_error)
+
+
+def _list_proxies(toxi_url: str | None) -> tuple[dict[str, ProxyStatus], str | None]:
+    """Each proxy and its toxics, or why the Toxiproxy API would not list them."""
+    if not toxi_url:
+        return {}, None
+    try:
+        with ToxiproxyClient(toxi_url, timeout=2) as client:
+            listed = client.proxies()
+    except ToxiproxyError as exc:
+        return {}, str(exc)
+    except ValueError as exc:  # a 200 whose body is not the proxies' JSON
+        return {}, f"GET /proxies: not the proxies' JSON ({exc})"
+    return {name: ProxyStatus(enabled=proxy.get("enabled"), listen=proxy.get("listen"),
+                              upstream=proxy.get("upstream"), toxics=tuple(proxy.get("toxics") or ()))
+            for name, proxy in listed.items()}, None
+
+
+def _component_status(name: str, info: Component, proxies_error: str | None) -> ComponentStatus:
+    healthy, reason = _healthy(name, info), None
+    if name == "toxiproxy" and proxies_error is not None:
+        # Answering /version is not enough: faults are added, listed and rolled back
+        # through /proxies, so a Toxiproxy that fails there cannot host a chaos run.
+        healthy, reason = False, proxies_error
+    return ComponentStatus(
+        backend=info.backend, url=info.url, proxy_url=info.proxy_url, pid=info.pid, log=info.log,
+        started_by_us=info.started_by_us, event_log=info.event_log,
+        alive=bool(info.pid) and is_alive(info.pid or 0, info.create_time), healthy=healthy, reason=reason,
+    )
 
 
 def _healthy(name: str, info: Component) -> bool:

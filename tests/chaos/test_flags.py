@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.chaos.faults import BandwidthFault, BlackholeFault, LatencyFault, ResetPeerFault, ToxicFault
 from harness.chaos.flags import ChaosFlags, UsageError, build_options
 from harness.state import Component
 
@@ -72,9 +74,14 @@ def test_bad_slo_exits_2_before_any_stack_starts(tmp_path: Path) -> None:
 def test_blackhole_and_toxicity_become_faults_with_their_effect() -> None:
     opts, _ = build_options(ChaosFlags(dynamo_blackhole=True, dynamo_latency="150ms", toxicity="30%", quick=True))
     assert opts.fault_label == "dynamo-latency-150ms-30pct+dynamo-blackhole-30pct"
-    assert [f.kind for f in opts.faults] == ["dynamodb_latency", "dynamodb_blackhole"]
-    assert opts.faults[1].effect() == {"blackhole": True, "toxicity": 0.3}
-    assert "blackhole on 30% of connections" in opts.faults[1].describe()
+    latency, blackhole = opts.faults
+    assert isinstance(latency, LatencyFault) and isinstance(blackhole, BlackholeFault)
+    assert latency.effect() == {"latency_ms": 150, "jitter_ms": 0, "toxicity": 0.3}
+    assert blackhole.effect() == {"blackhole": True, "toxicity": 0.3}
+    assert "blackhole on 30% of connections" in blackhole.describe()
+    latency.tag = blackhole.tag = "r1"
+    assert latency.toxic_name == "harness_r1_dynamodb_latency"
+    assert blackhole.toxic_name == "harness_r1_dynamodb_blackhole"  # named for what it does, not its toxic type
 
 
 def test_dynamodb_api_errors_become_stand_in_faults() -> None:
@@ -101,12 +108,29 @@ def test_toxic_flags_become_stream_faults_and_the_breaker_reads_their_effect() -
     opts, _ = build_options(ChaosFlags(toxic=("dynamodb:reset_peer", "redis:bandwidth=5@upstream"), quick=True))
     assert opts.fault_label == "dynamo-reset-peer+redis-bandwidth"
     reset, slow = opts.faults
-    assert (reset.kind, slow.kind) == ("dynamodb_reset_peer", "redis_bandwidth")
+    assert isinstance(reset, ResetPeerFault) and isinstance(slow, BandwidthFault)
+    assert (reset.proxy, reset.stream, slow.proxy, slow.stream) == ("dynamodb", "upstream", "redis", "upstream")
+    assert reset.describe() == "dynamodb reset_peer 0ms (upstream)"
     assert slow.describe() == "redis bandwidth 5KB/s (upstream)"
     assert fault_should_open({"dynamodb": reset.effect()}, 200.0)  # every call reset: the breaker must open
     opts, _ = build_options(ChaosFlags(toxic=("dynamodb:limit_data=200",), toxicity="50%", quick=True))
     assert opts.fault_label == "dynamo-limit-data-50pct" and opts.faults[0].effect()["toxicity"] == 0.5
     assert fault_may_open({"dynamodb": opts.faults[0].effect()}, 200.0)  # some calls fail: may open
+
+
+@pytest.mark.parametrize(("spec", "name"), [
+    ("dynamodb:reset_peer", "harness_r1_dynamodb_reset_peer"),
+    ("redis:bandwidth=5", "harness_r1_redis_bandwidth"),
+    ("llm:slicer", "harness_r1_llm_slicer"),
+    ("dynamodb:limit_data=200@upstream", "harness_r1_dynamodb_limit_data"),
+])
+def test_stream_toxic_names_carry_the_run_tag_proxy_and_kind(spec: str, name: str) -> None:
+    """Stale-run cleanup finds a dead run's toxics by ``harness_<tag>_``; rollback removes them by full name."""
+    opts, _ = build_options(ChaosFlags(toxic=(spec,), quick=True))
+    [fault] = opts.faults
+    assert isinstance(fault, ToxicFault)
+    fault.tag = "r1"
+    assert fault.toxic_name == name
 
 
 @pytest.mark.parametrize("spec", ["dynamodb:nope", "sqs:reset_peer", "dynamodb:bandwidth=-3"])
@@ -130,3 +154,61 @@ def test_a_target_dynamodb_url_is_bound_only_when_it_answers_our_stand_ins_contr
     with pytest.raises(NoControlApi, match="url"):
         opts.faults[0].bind(closed)
     assert external_components(None) == {}
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (ChaosFlags(repeat=0), "--repeat must be between 1 and 100"),
+        (ChaosFlags(repeat=101), "--repeat must be between 1 and 100"),
+        (ChaosFlags(repeat=2, experiment=Path("x.yaml")), "--repeat with --experiment is not supported yet"),
+    ],
+)
+def test_repeat_is_checked_with_the_other_flags(flags: ChaosFlags, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        build_options(flags)
+
+
+def test_an_experiment_keeps_the_command_lines_repeat(tmp_path: Path) -> None:
+    from harness.chaos.experiment import load_experiment
+    from harness.chaos.flags import with_experiment
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "dynamo-slow.yaml"
+    declared = load_experiment(path, tmp_path).flags
+    merged = with_experiment(ChaosFlags(experiment=path, repeat=3, report_dir=tmp_path), declared)
+    assert (merged.experiment, merged.repeat, merged.dynamo_latency) == (path, 3, "2s")
+    with pytest.raises(UsageError, match="--repeat with --experiment"):
+        build_options(merged)
+    assert build_options(dataclasses.replace(merged, repeat=1))[0].fault_label == "dynamo-latency-2s"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--repeat", "0"], "--repeat must be between 1 and 100"),
+        (["--repeat", "2", "--experiment", "experiments/dynamo-slow.yaml"], "--repeat with --experiment is not "
+                                                                            "supported yet"),
+        (["--variant", "gold"], "--variant must be seed or hardened, not 'gold'"),
+    ],
+)
+def test_the_cli_exits_2_on_what_build_options_refuses(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process, with every way to start a run replaced by a failure: a usage error must stop before one."""
+    from typer.testing import CliRunner
+
+    import harness.chaos.repeat
+    import harness.chaos.runner
+    from harness.cli import app
+
+    def no_run(*_: object, **__: object) -> None:
+        raise AssertionError("a usage error started a run")
+
+    monkeypatch.setattr(harness.chaos.runner, "ChaosRun", no_run)
+    monkeypatch.setattr(harness.chaos.repeat, "run_repeated", no_run)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    monkeypatch.setenv("COLUMNS", "250")
+    result = CliRunner().invoke(app, ["chaos", "--quick", "--report-dir", str(tmp_path / "r"), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "r").exists()

@@ -263,7 +263,8 @@ def test_the_llm_throttle_fault_answers_429_to_the_real_sdk_and_rolls_back(url: 
 
     opts, _ = build_options(ChaosFlags(llm_throttle="100%", quick=True))
     [fault] = opts.faults
-    assert isinstance(fault, LlmErrorFault) and fault.kind == "llm_throttle" and opts.fault_label == "llm-throttle-100"
+    assert isinstance(fault, LlmErrorFault) and opts.fault_label == "llm-throttle-100"
+    assert fault.describe() == "llm throttled 100% (429)" and fault.effect() == {"errors": 1.0, "status": 429}
     fault.bind({"llm": Component(backend="anthropic-standin", url=url)})
     done = fault.apply(None)  # type: ignore[arg-type]  # the stand-in's control API, no proxy needed
     assert done["detail"]["standin_faults"]["status"] == 429

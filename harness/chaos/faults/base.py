@@ -30,11 +30,6 @@ class Fault(ABC):
     tag: str = ""  # the owning run's tag, set by the runner before apply
     disables_proxy: bool = False  # True: the runner records the proxy before apply, for crash recovery
 
-    @property
-    def kind(self) -> str:
-        """``<proxy>_<what>``, e.g. ``dynamodb_latency``."""
-        return f"{self.proxy}_{type(self).__name__.removesuffix('Fault').lower()}"
-
     @abstractmethod
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         """Inject the fault; return what was done, for the timeline."""

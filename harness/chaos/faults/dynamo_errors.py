@@ -77,10 +77,6 @@ class DynamoErrorFault(StandinFault):
     code: str = "ProvisionedThroughputExceededException"
     control_url: str | None = None
 
-    @property
-    def kind(self) -> str:
-        return "dynamodb_throttle" if "Throttl" in self.code else "dynamodb_errors"
-
     def needs(self) -> str:
         return f"DynamoDB {self.code} answers"
 

@@ -38,10 +38,6 @@ class DynamoTimeoutsFault(StandinFault):
     delay_ms: int = 1000
     control_url: str | None = None
 
-    @property
-    def kind(self) -> str:
-        return "dynamodb_timeouts"
-
     def needs(self) -> str:
         return "intermittent DynamoDB timeouts"
 

@@ -32,10 +32,6 @@ class LlmErrorFault(Fault):
 
     proxy = "llm"
 
-    @property
-    def kind(self) -> str:
-        return "llm_throttle" if self.status == 429 else "llm_errors"
-
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         if self.control_url:
             body = {"error_rate": self.rate, "status": self.status, "retry_after_s": 0}

@@ -28,7 +28,7 @@ class ToxicFault(Fault):
     default: ClassVar[int]       # ``value`` when the flag gives none
     default_stream: ClassVar[str] = "downstream"
     fails_calls: ClassVar[bool] = True  # False: it slows or fragments, a call may still succeed
-    label: ClassVar[str] = ""    # the fault's name in its kind and toxic name (default: the toxic type)
+    label: ClassVar[str] = ""    # the fault's name in its toxic name (default: the toxic type)
 
     proxy: str
     value: int = -1
@@ -43,12 +43,9 @@ class ToxicFault(Fault):
             raise ValueError(f"stream must be upstream or downstream, not {self.stream!r}")
 
     @property
-    def kind(self) -> str:
-        return f"{self.proxy}_{self.label or self.toxic_type}"
-
-    @property
     def toxic_name(self) -> str:
-        return toxic_name(self.tag, self.kind)
+        """``harness_<tag>_<proxy>_<label or toxic type>``: stale-run cleanup and rollback find it by this name."""
+        return toxic_name(self.tag, f"{self.proxy}_{self.label or self.toxic_type}")
 
     def attributes(self) -> dict[str, int]:
         return {self.param: self.value}
