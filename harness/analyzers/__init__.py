@@ -2,10 +2,12 @@
 
 ``analyze_run`` loads the run once (:func:`load_run`) and runs every analyzer.
 An analyzer whose declared inputs are missing is not run: it reports
-``skipped`` with an inconclusive ``<name>.evidence`` check; one that raises is reported as ``error`` with a
-failing ``<name>.crashed`` check, so a harness bug can never turn into a silent
-pass. Which checks are *required* (their inconclusiveness makes the verdict
-inconclusive) comes from the SLO's ``verdict`` section.
+``skipped`` with an inconclusive ``<name>.evidence`` check and whatever it
+still decides without them (:func:`~harness.analyzers.base.without_inputs`);
+one that raises is reported as ``error`` with a failing ``<name>.crashed``
+check, so a harness bug can never turn into a silent pass. Which checks are
+*required* (their inconclusiveness makes the verdict inconclusive) comes from
+the SLO's ``verdict`` section.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from harness.analyzers.alarms import AlarmsAnalyzer
-from harness.analyzers.base import Analyzer, AnalyzerResult, Check, Verdict, matches, missing_input
+from harness.analyzers.base import Analyzer, AnalyzerResult, Check, Verdict, matches, without_inputs
 from harness.analyzers.breaker import BreakerAnalyzer
 from harness.analyzers.correctness import CorrectnessAnalyzer
 from harness.analyzers.durability import DurabilityAnalyzer
@@ -42,12 +44,10 @@ def analyze_loaded(run: RunData, slo: Slo | None = None, analyzers: list[Analyze
     slo = slo or load_slo()
     results: dict[str, AnalyzerResult] = {}
     for a in analyzers or ANALYZERS:
-        why = missing_input(a, run.missing)
-        if why is not None:
-            results[a.name] = AnalyzerResult(a.name).skip(why)
-            continue
         try:
-            r = a.analyze(run, slo)
+            r = without_inputs(a, run, slo)
+            if r is None:
+                r = a.analyze(run, slo)
         except Exception as e:  # an analyzer bug must not hide the others' results
             r = AnalyzerResult(a.name, status="error", reason=f"{type(e).__name__}: {e}")
             r.data["traceback"] = traceback.format_exc(limit=8)

@@ -5,8 +5,9 @@ measured" must never read as "nothing went wrong". Every :class:`Check` is
 ``pass`` (the evidence shows the target holds), ``fail`` (the evidence shows it
 does not) or ``inconclusive`` (the evidence is missing or too thin to decide;
 ``reason`` says why and how much more would decide it). An analyzer whose
-inputs are absent reports one inconclusive ``<name>.evidence`` check, so it
-never silently vanishes from the verdict.
+inputs are absent never silently vanishes from the verdict: it is listed as
+skipped, with one inconclusive ``<name>.evidence`` check whenever the run
+claims something those inputs would show.
 
 The verdict is ``fail`` if any check fails, else ``inconclusive`` if any
 *required* check is inconclusive, else ``pass``. The SLO's ``verdict.required``
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from harness.analyzers.sections import RunInfo, Section
 
@@ -80,7 +81,8 @@ class AnalyzerResult:
 
     ``status`` is ``skipped`` (with ``reason``) when the run lacks the inputs the
     analyzer needs -- a missing file is a property of the run, not a crash --
-    and the analyzer's ``evidence`` check is then inconclusive.
+    and the analyzer's ``evidence`` check is then inconclusive (unless nothing
+    the run claims rests on those inputs: see :class:`ConditionalEvidence`).
     """
 
     name: str
@@ -105,10 +107,14 @@ class AnalyzerResult:
         """Append an undecided check: the evidence does not settle it; ``reason`` says what would."""
         return self.judge(name, "inconclusive", measured, target, detail, reason)
 
-    def skip(self, reason: str) -> AnalyzerResult:
-        """Mark the analyzer skipped and record an inconclusive ``evidence`` check saying why."""
+    def skip(self, reason: str, *, evidence: bool = True) -> AnalyzerResult:
+        """Mark the analyzer skipped and record an inconclusive ``evidence`` check saying why.
+
+        ``evidence=False`` records the skip alone: nothing the run claims rests on what is missing.
+        """
         self.status, self.reason = "skipped", reason
-        self.inconclusive("evidence", None, "inputs present", reason)
+        if evidence:
+            self.inconclusive("evidence", None, "inputs present", reason)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -219,8 +225,10 @@ class Analyzer(Protocol):
     The runner of analyzers checks ``requires`` before calling ``analyze``: an
     analyzer is never asked to judge a run that lacks its inputs, and says so
     with one inconclusive ``<name>.evidence`` check (``missing_means`` says
-    what the missing file leaves unknown). Inputs that only *narrow* what an
-    analyzer can judge are its own business, inside ``analyze``.
+    what the missing file leaves unknown). Two optional hooks say more, so no
+    analyzer checks for its own files: :class:`ConditionalEvidence` and
+    :class:`JudgesWithout`. Inputs that only *narrow* what an analyzer can
+    judge are its own business, inside ``analyze``.
     """
 
     name: str
@@ -228,6 +236,43 @@ class Analyzer(Protocol):
     missing_means: str
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult: ...
+
+
+@runtime_checkable
+class ConditionalEvidence(Protocol):
+    """An analyzer whose missing inputs leave something undecided only in some runs.
+
+    The breaker's event log matters when the fault should open the breaker; in a
+    run whose fault cannot, a service without an event log has no breaker claim
+    left open. ``undecided_without(run)`` False: the analyzer is skipped with its
+    reason, but without an inconclusive ``evidence`` check. Absent: always True.
+    """
+
+    def undecided_without(self, run: RunData) -> bool: ...
+
+
+@runtime_checkable
+class JudgesWithout(Protocol):
+    """An analyzer with checks that do not need the inputs it is missing.
+
+    An early abort fails the run from ``run.json`` alone, with no records at all.
+    ``judge_without`` is called on the skipped result (its reason and
+    ``evidence`` check already recorded) to add what the run still decides.
+    """
+
+    def judge_without(self, run: RunData, slo: Slo, res: AnalyzerResult) -> None: ...
+
+
+def without_inputs(analyzer: Analyzer, run: RunData, slo: Slo) -> AnalyzerResult | None:
+    """``analyzer``'s result on a run lacking one of its inputs, in place of ``analyze`` (None: it has them all)."""
+    why = missing_input(analyzer, run.missing)
+    if why is None:
+        return None
+    undecided = analyzer.undecided_without(run) if isinstance(analyzer, ConditionalEvidence) else True
+    res = AnalyzerResult(analyzer.name).skip(why, evidence=undecided)
+    if isinstance(analyzer, JudgesWithout):
+        analyzer.judge_without(run, slo, res)
+    return res
 
 
 def missing_input(analyzer: Analyzer, missing: dict[str, str]) -> str | None:

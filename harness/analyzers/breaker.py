@@ -85,19 +85,29 @@ class BreakerAnalyzer:
     """Checks the breaker's logged state machine against the design, and its calls on the wire."""
 
     name = "breaker"
-    requires: tuple[Input, ...] = ()  # judges what it has: see analyze
-    missing_means = ""
+    requires: tuple[Input, ...] = ("events.jsonl",)
+    missing_means = "the breaker's transitions are unknown"
+
+    def undecided_without(self, run: RunData) -> bool:
+        """Without the event log, is a breaker claim of this run left open?
+
+        The verdict holds the breaker to account under a fault that fails every
+        DynamoDB call: that fault must open it. Under any other fault, or none, the
+        log would only confirm it stayed closed, so a service that logs no events is
+        reported as skipped rather than making every such run inconclusive. Without
+        ``run.json`` the fault is unknown, so the log may have been needed.
+        """
+        return fault_should_open(run.fault, run.breaker_config.timeout_ms) or "run.json" in run.missing
+
+    def judge_without(self, run: RunData, slo: Slo, res: AnalyzerResult) -> None:
+        """Without the event log the breaker still says whether the fault should have opened it."""
+        res.data["expect_open"] = fault_should_open(run.fault, run.breaker_config.timeout_ms)
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
         cfg = run.breaker_config
         expect_open = fault_should_open(run.fault, cfg.timeout_ms)
         res.data["expect_open"] = expect_open
-        if "events.jsonl" in run.missing:
-            if expect_open or "run.json" in run.missing:
-                return res.skip(f"{run.missing['events.jsonl']}: the breaker's transitions are unknown")
-            res.status, res.reason = "skipped", run.missing["events.jsonl"]
-            return res
         ev = run.events
         if len(ev) and ev["breaker"].notna().any():
             ev = ev[ev["breaker"].isna() | (ev["breaker"] == "dynamodb")]

@@ -26,6 +26,7 @@ from harness.analyzers.quantile_ci import METHOD, judge_quantile
 from harness.analyzers.requests import classify, run_phase
 from harness.analyzers.rundata import RunData
 from harness.analyzers.sections import LatencySection, OpLatency, PhaseLatency, Quantiles, Timeseries
+from harness.records import RECORDS_FILE
 from harness.slo import Slo
 
 MODES = ("full", "cache_only", "stateless", "fallback")
@@ -41,15 +42,19 @@ class LatencyAnalyzer:
     """p50/p95/p99 per phase and memory_mode (uncorrected and CO-corrected), from HdrHistogram."""
 
     name = "latency"
-    requires: tuple[Input, ...] = ()  # judges what it has: see analyze
+    requires: tuple[Input, ...] = (f"records/{RECORDS_FILE}",)
     missing_means = ""
+
+    def judge_without(self, run: RunData, slo: Slo, res: AnalyzerResult) -> None:
+        """Without the load's records the DynamoDB calls' latency is still known, from the wire tap or the events."""
+        self._dynamo(run, slo, res, dynamodb_calls(run))
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
         recs = run.records
         calls = dynamodb_calls(run)  # parsed once: the wire frame of a big run is not cheap
         if not len(recs):
-            res.skip(run.missing.get("records/records.jsonl", "records.jsonl holds no requests"))
+            res.skip(f"{RECORDS_FILE} holds no requests")
             self._dynamo(run, slo, res, calls)
             return res
         res.data["checks_use"] = "corrected" if slo.get("latency", "use_corrected") else "uncorrected"

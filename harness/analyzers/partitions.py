@@ -57,8 +57,18 @@ class PartitionsAnalyzer:
     """Key format, hash uniformity, access skew and projected per-partition capacity."""
 
     name = "partitions"
-    requires: tuple[Input, ...] = ()  # judges what it has: see analyze
-    missing_means = ""
+    requires: tuple[Input, ...] = (("events.jsonl", "table.jsonl"),)
+    missing_means = "the run's partition keys are unknown"
+
+    def undecided_without(self, run: RunData) -> bool:
+        """No keys, nothing to judge: the skip is reported with its reason, without an evidence check.
+
+        Every partitions claim is about the keys the run used. A run without the
+        files that name them (a target that logs no events and whose table the
+        harness cannot scan) is reported as one whose files hold no DynamoDB keys
+        is (see ``analyze``): skipped, not undecided.
+        """
+        return False
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)

@@ -92,20 +92,19 @@ class RequestsAnalyzer:
     """Share of failed turns per phase and per scenario, against ``requests.max_failed_share``."""
 
     name = "requests"
-    requires: tuple[Input, ...] = ()  # an early abort fails the run even with no records at all
+    requires: tuple[Input, ...] = (f"records/{RECORDS_FILE}",)
     missing_means = ""
+
+    def judge_without(self, run: RunData, slo: Slo, res: AnalyzerResult) -> None:
+        """An early abort fails the run even with no records at all: ``run.json`` says why the load was stopped."""
+        self._early_abort(run, res)
 
     def analyze(self, run: RunData, slo: Slo) -> AnalyzerResult:
         res = AnalyzerResult(self.name)
-        aborted = run.run.get("aborted")
-        if isinstance(aborted, dict) and aborted.get("reason"):
-            res.check("early_abort", False, aborted.get("requests"), "the target answers in the baseline",
-                      str(aborted["reason"]))
+        self._early_abort(run, res)
         recs = run.records
-        if f"records/{RECORDS_FILE}" in run.missing:
-            return res.skip(run.missing[f"records/{RECORDS_FILE}"])
         if not len(recs):
-            return res.skip("records.jsonl holds no requests: the load generator sent nothing")
+            return res.skip(f"{RECORDS_FILE} holds no requests: the load generator sent nothing")
         flags = classify(recs)
         ts = recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)
         phase = run_phase(run, ts)
@@ -131,6 +130,13 @@ class RequestsAnalyzer:
         res.data["by_phase"] = by_phase
         res.section = RequestsSection(tuple(counts))
         return res
+
+    @staticmethod
+    def _early_abort(run: RunData, res: AnalyzerResult) -> None:
+        aborted = run.run.get("aborted")
+        if isinstance(aborted, dict) and aborted.get("reason"):
+            res.check("early_abort", False, aborted.get("requests"), "the target answers in the baseline",
+                      str(aborted["reason"]))
 
     def _judge(self, res: AnalyzerResult, name: str, recs: pd.DataFrame, flags: pd.DataFrame,
                limit: float, t0: float, where: str) -> dict[str, object]:
