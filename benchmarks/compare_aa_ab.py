@@ -2,18 +2,12 @@
 
 Usage: python benchmarks/compare_aa_ab.py [--runs /tmp/cmp-runs] [--out benchmarks/results/compare-aa-ab.json]
 
-Needs the run pools written by ``benchmarks/compare_collect.py`` (``aa2s``,
-``nofault``, ``lat20``, ``seed2s``). Measures:
-
-* A/A, single runs: every pair within a pool of identical runs, at several
-  noise floors -- the share of pairs whose overall verdict is a regression;
-* A/A, repetitions: random 5-vs-5 splits of a pool (run-level bootstrap);
-* A/B: no fault vs 20 ms on every DynamoDB reply (real toxic), and hardened vs
-  seed under 2 s of DynamoDB latency;
-* sensitivity: d ms added to the fault-phase DynamoDB calls of one side of real
-  A/A pairs; power = share of pairs where fault-phase DynamoDB write p50 is a
-  regression. "Design size" pools five quick fault phases (5 x 12 s = the
-  design's 60 s fault phase) into one side.
+Why real runs: a comparison is worth trusting only if identical runs rarely
+differ, real changes are found, and the smallest slowdown it sees is known, all
+under the run-to-run noise of a real stack, which synthetic samples do not
+have. Needs the run pools written by ``benchmarks/compare_collect.py``
+(``aa2s``, ``nofault``, ``lat20``, ``seed2s``); results and how they were
+collected: ``benchmarks/results/compare.md``.
 """
 
 from __future__ import annotations
@@ -40,6 +34,7 @@ def _row(c: Any, phase: str, series: str, stat: str) -> Any:
 
 
 def aa_pairs(pool: list[RunSample], floor: float) -> dict[str, Any]:
+    """A/A, single runs: the share of pairs of identical runs whose overall verdict is a regression."""
     flagged: dict[str, int] = {}
     pairs = list(itertools.combinations(range(len(pool)), 2))
     reg = 0
@@ -54,6 +49,7 @@ def aa_pairs(pool: list[RunSample], floor: float) -> dict[str, Any]:
 
 
 def aa_splits(pool: list[RunSample], splits: int, per_side: int = 5) -> dict[str, Any]:
+    """A/A with repetitions: random 5-vs-5 splits of one pool, compared run-level as the CI does."""
     rng = random.Random(1)
     reg = 0
     flagged: dict[str, int] = {}
@@ -97,6 +93,10 @@ def power(pairs: list[tuple[list[RunSample], list[RunSample]]], d_ms: float, flo
 
 
 def sensitivity(pool: list[RunSample]) -> dict[str, Any]:
+    """Power to detect d ms added to one side's fault-phase DynamoDB calls (as a fault-phase write p50 regression).
+
+    "Design size" pools five quick fault phases (5 x 12 s = the design's 60 s fault phase) into one side.
+    """
     single = [([pool[i]], [pool[j]]) for i, j in itertools.combinations(range(len(pool)), 2)]
     out: dict[str, Any] = {"quick_single_run": {}, "quick_5v5": {}, "design_size_single": {}}
     for floor in (0.05, 0.5):
@@ -115,6 +115,7 @@ def sensitivity(pool: list[RunSample]) -> dict[str, Any]:
 
 
 def ab(base: list[RunSample], new: list[RunSample], checks: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """A/B: a real change (20 ms on every DynamoDB reply, or seed vs hardened) and the rows that show it."""
     c = compare_samples(base, new, Options(resamples=2000))
     rows = {}
     for phase, series, stat in checks:

@@ -1,4 +1,4 @@
-"""How soon is a scheduled fault in force on the wire? (issue #5: within 50 ms)
+"""How soon is a scheduled fault in force on the wire? (target: within 50 ms of its scheduled start)
 
 Runs a real ``harness chaos`` with the seed variant — its DynamoDB writes have
 no timeout, so every call made while the latency toxic is active takes the

@@ -1,4 +1,4 @@
-"""The service on the embedded stack under 50 concurrent Locust sessions, no faults (issue #3 targets).
+"""The service on the embedded stack under 50 concurrent Locust sessions, no faults, against its latency targets.
 
 Unlike ``service_bench.py`` (one driver process holding the client and the LLM
 stand-in), this runs the stack exactly as ``harness up`` does — every

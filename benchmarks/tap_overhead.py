@@ -1,18 +1,13 @@
 """Requests/s through one proxy untapped vs tapped (``/harness/taps`` with ``"http": true``), in one run.
 
-The upstream (a uvloop HTTP/1.1 responder answering every request with a fixed
-DynamoDB-style reply) and the proxy (``python -m harness.toxiproxy``) run in
-their own processes; the client is uvloop in this process, ``--conns``
-keep-alive connections each sending DynamoDB-like ``POST /`` requests with
-``X-Amz-Target`` one at a time.  Phases alternate untapped / tapped on the
-same connections (so the tap also joins live connections), and the ratio is
-tapped ÷ untapped requests/s, per adjacent pair and overall.  All three
-processes share the machine's cores, so absolute rates are only comparable
-within the run.  The closed loop keeps the proxy CPU-bound, so the ratio is the
-worst case: it shows the tap's per-request cost (also measured on its own, in
-this process: parsing plus two formatted lines per request/response pair)
-against a proxy that otherwise only forwards.  At the request rates of a chaos
-run (hundreds per second) that cost is a small fraction of one core.
+Why: the wire tap is the evidence the service cannot fake, so it must not slow
+the DynamoDB calls it watches enough to change what a run measures. Upstream,
+proxy and client run in separate processes on the same cores, and untapped /
+tapped phases alternate on the same keep-alive connections, so only the
+tapped ÷ untapped ratio within one run means anything. The closed loop keeps
+the proxy CPU-bound: the ratio is the worst case, the tap's per-request cost
+against a proxy that otherwise only forwards. Results and how to read them:
+``benchmarks/results/tap_overhead.txt``.
 
 Usage: python benchmarks/tap_overhead.py [--phase-s 1.25] [--pairs 4] [--conns 8] [--out FILE]
 """

@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("harness", "reference_service", "scenarios")
+THIS = Path(__file__).resolve()
+# The tests and benchmarks are read as often as the packages, and go stale the same way.
+PACKAGES = ("harness", "reference_service", "scenarios", "tests", "benchmarks")
+# Prose beside the code (benchmark write-ups); their raw outputs (JSON, text dumps) are data, not read.
+DOCUMENTS = (("benchmarks", "*.md"),)
 MAX_DOCSTRING_LINES = 15
 STALE = re.compile(r"\bissue\s*#?\d+|\bcontracts?(\.md)?\s*(§|section\s*\d)|(?<!RFC )(?<!RFC \d{4} )§\s*\d"
                    r"|\bthe lead\b", re.IGNORECASE)
@@ -23,6 +27,13 @@ STALE = re.compile(r"\bissue\s*#?\d+|\bcontracts?(\.md)?\s*(§|section\s*\d)|(?<
 
 def _sources() -> list[Path]:
     return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+
+
+def _prose() -> list[Path]:
+    """Every file whose words are read: the sources and the documents, but not this test, which must quote
+    the patterns it forbids."""
+    docs = (p for where, glob in DOCUMENTS for p in (ROOT / where).rglob(glob))
+    return sorted(p for p in (*_sources(), *docs) if p.resolve() != THIS)
 
 
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -38,7 +49,7 @@ def test_docstrings_are_short(path: Path) -> None:
 
 def test_no_numbered_references_that_go_stale() -> None:
     hits = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
-            for p in _sources()
+            for p in _prose()
             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
             if STALE.search(line)]
     assert not hits, "\n".join(hits)

@@ -1,19 +1,11 @@
 """The mutation suite: every known-bad service must FAIL `harness chaos`, on the check that names its flaw.
 
-One stack (`harness up`: DynamoDB, Redis, LLM stand-in, Toxiproxy) serves the
-whole module; each mutant is the hardened reference service with one thing
-broken (see tests/mutants/<name>.py and docs/mutants.md), started with its
-DynamoDB, Redis and LLM traffic going through that stack's Toxiproxy proxies
-so the run's `--dynamo-latency 2s` reaches it. Each test runs a real
-
-    harness chaos --quick --seed 7 --dynamo-latency 2s --target http://127.0.0.1:<port> ...
-
-and asserts the exit code and that every check the mutant names failed in
-verdict.json; the control (the same launcher, nothing broken) must PASS.
-
-Each chaos run holds /tmp/harness-load.lock (flock) so runs on a shared machine
-never overlap; set MUTANTS_LOAD_LOCK= (empty) to skip the lock. Run with
-`python -m pytest -m mutants tests/mutants -p no:cacheprovider -o addopts=""`.
+Why: a harness that never says *no* proves nothing. Each mutant is the hardened
+reference service with one thing broken (tests/mutants/<name>.py), run through
+one shared stack's proxies by a real `harness chaos --quick --target ...`; the
+test asserts the exit code and that every check the mutant names failed in
+verdict.json, and the control (nothing broken) must PASS. How to run it, the
+load lock and the results: docs/mutants.md.
 """
 
 from __future__ import annotations

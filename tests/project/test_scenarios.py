@@ -1,4 +1,4 @@
-"""`harness project` (issue 14): scenarios whose answers are computed by hand, run on the real code.
+"""`harness project` (scale projection): scenarios whose answers are computed by hand, run on the real code.
 
 Every expected number below is derived in the comment next to it from the
 documented DynamoDB rules (4 KB read blocks per Query sum, 1 KB write blocks,
