@@ -175,6 +175,10 @@ def chaos(
     redis_readonly: Annotated[bool, typer.Option(
         "--redis-readonly", help="Redis refuses writes with READONLY, as a demoted replica does (embedded "
         "redis-server only)")] = False,
+    redis_flush: Annotated[bool, typer.Option(
+        "--redis-flush", help="Redis comes back empty (FLUSHALL at the fault's start), as a node restarted "
+        "without persistence; with --dynamo-down it drives the design to level 2, stateless (a Redis the "
+        "harness started only)")] = False,
     toxic: Annotated[list[str] | None, typer.Option(
         "--toxic", help="A stream fault TARGET:KIND, optionally =VALUE and @upstream or @downstream; "
         "repeatable. KIND reset_peer (ms before the RST, default 0), bandwidth (KB/s), slicer (bytes per "
@@ -244,7 +248,8 @@ def chaos(
         redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
         llm_throttle=llm_throttle,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
-        redis_readonly=redis_readonly, toxic=tuple(toxic or ()), dynamo_throttle=dynamo_throttle,
+        redis_readonly=redis_readonly, redis_flush=redis_flush, toxic=tuple(toxic or ()),
+        dynamo_throttle=dynamo_throttle,
         dynamo_errors=dynamo_errors, dynamo_timeouts=dynamo_timeouts, flap=flap, ramp=ramp,
         steps=steps,
         users=users, arrival_rate=arrival_rate, scenario=scenario, variant=variant, baseline=baseline,
@@ -260,7 +265,7 @@ def chaos(
     except UsageError as exc:
         fail(str(exc), 2)
     for name, why in unfireable_alarms(slo_obj, opts.alarm_period_s, opts.phases[1]).items():
-        err.print(f"[yellow]warning: alarm {name} cannot fire in this run: {why}[/]")
+        err.print(f"[yellow]warning: alarm {name} cannot fire in this run: {why}[/]", soft_wrap=True)
     if flags.repeat > 1:
         _chaos_repeated(opts, flags.repeat)
     try:
@@ -342,7 +347,8 @@ def analyze(
         print(Path(summary).read_text())
     missing = {k: v for k, v in verdict.run.get("missing_files", {}).items() if k != "taps/dynamodb.jsonl"}
     if missing:
-        err.print("missing evidence: " + "; ".join(missing.values()), markup=False, highlight=False)
+        err.print("missing evidence: " + "; ".join(missing.values()), markup=False, highlight=False,
+                  soft_wrap=True)
     err.print(verdict.headline(), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(verdict.exit_code)
 

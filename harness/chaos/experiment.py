@@ -120,7 +120,7 @@ def _fault_flags(faults: list[dict[str, Any]]) -> dict[str, Any]:
             out[f"{p}_latency"] = fault["latency"]
             if "jitter" in fault:
                 out[f"{p}_jitter"] = fault["jitter"]
-        elif kind in ("down", "blackhole", "readonly"):
+        elif kind in ("down", "blackhole", "readonly", "flush"):
             out[f"{p}_{kind}"] = True
         elif kind in TOXIC_KINDS:  # the --toxic spelling, TARGET:KIND[=VALUE][@STREAM]
             spec = f"{fault['target']}:{kind}" + (f"={fault['value']}" if "value" in fault else "")

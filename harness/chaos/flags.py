@@ -22,6 +22,7 @@ from harness.chaos.faults import (
     Fault,
     LatencyFault,
     LlmErrorFault,
+    RedisFlushFault,
     RedisReadonlyFault,
     ToxicFault,
     parse_burst,
@@ -65,6 +66,7 @@ class ChaosFlags:
     dynamo_blackhole: bool = False
     redis_blackhole: bool = False
     redis_readonly: bool = False
+    redis_flush: bool = False
     toxicity: str | None = None
     toxic: tuple[str, ...] = ()
     dynamo_throttle: str | None = None
@@ -102,9 +104,9 @@ class ChaosFlags:
 # What an experiment file declares; the command line may not also set these.
 EXPERIMENT_OWNS = (
     "dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency", "llm_errors",
-    "llm_throttle", "dynamo_blackhole", "redis_blackhole", "redis_readonly", "toxicity", "toxic", "dynamo_throttle",
-    "dynamo_errors", "dynamo_timeouts", "flap", "ramp", "steps", "users", "arrival_rate", "scenario", "baseline",
-    "fault", "recovery", "slo",
+    "llm_throttle", "dynamo_blackhole", "redis_blackhole", "redis_readonly", "redis_flush", "toxicity", "toxic",
+    "dynamo_throttle", "dynamo_errors", "dynamo_timeouts", "flap", "ramp", "steps", "users", "arrival_rate",
+    "scenario", "baseline", "fault", "recovery", "slo",
 )
 
 
@@ -189,6 +191,9 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
         if f.redis_readonly:
             faults.append(RedisReadonlyFault())
             labels.append("redis-readonly")
+        if f.redis_flush:
+            faults.append(RedisFlushFault())
+            labels.append("redis-flush")
         for rate, status, label in ((f.llm_errors, 529, "llm-errors"), (f.llm_throttle, 429, "llm-throttle")):
             if rate is not None:
                 faults.append(LlmErrorFault(parse_rate(rate), status=status))

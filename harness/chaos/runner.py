@@ -43,7 +43,7 @@ from harness.stack import lifecycle
 from harness.stack.lifecycle import UpOptions
 from harness.stack.procs import sigterm_as_interrupt
 from harness.stack.stale import Registration, RunRegistry
-from harness.state import StackState, load_state, state_path
+from harness.state import Component, StackState, load_state, state_path
 from harness.toxiclient import ToxiproxyClient, ToxiproxyError
 
 DESIGN_PHASES = (20.0, 60.0, 40.0)
@@ -303,8 +303,25 @@ class ChaosRun:
             components = self.state.components
         else:
             components = external_components(self.opts.external_dynamodb) if self.opts.faults else {}
+            components = {**self._stack_behind_target(), **components}
         for fault in self.opts.faults:
             fault.bind(components)
+
+    def _stack_behind_target(self) -> dict[str, Component]:
+        """The dependencies of a ``--home`` stack whose Toxiproxy this ``--target`` run also uses.
+
+        A service under test wired to our stack's proxies shares that stack's
+        DynamoDB, Redis and LLM, so faults that act on a server we started (an
+        emptied Redis) may act on them; any other target's dependencies stay unknown.
+        """
+        if not (self.opts.home and self.opts.faults and self.opts.toxiproxy_url):
+            return {}
+        stack = load_state(self.opts.home)
+        if stack is None or "toxiproxy" not in stack.components or not lifecycle.running_components(stack):
+            return {}
+        if stack.components["toxiproxy"].url.rstrip("/") != self.opts.toxiproxy_url.rstrip("/"):
+            return {}
+        return {name: comp for name, comp in stack.components.items() if name not in ("service", "toxiproxy")}
 
     def _drive(self, service_url: str, client: ToxiproxyClient | None) -> None:
         opts = self.opts

@@ -15,6 +15,7 @@ from harness.chaos.faults.latency import LatencyFault
 from harness.chaos.faults.limit_data import LimitDataFault
 from harness.chaos.faults.llm_errors import LlmErrorFault
 from harness.chaos.faults.network import STREAMS, ToxicFault
+from harness.chaos.faults.redis_flush import RedisFlushFault
 from harness.chaos.faults.redis_readonly import NotOurRedis, RedisReadonlyFault
 from harness.chaos.faults.reset_peer import ResetPeerFault
 from harness.chaos.faults.slicer import SlicerFault
@@ -51,6 +52,6 @@ def parse_toxic(spec: str, toxicity: float = 1.0) -> ToxicFault:
 __all__ = [
     "STREAMS", "TARGETS", "TOXIC_KINDS", "TOXIC_PREFIX", "BandwidthFault", "BlackholeFault", "DownFault",
     "DynamoErrorFault", "DynamoTimeoutsFault", "Fault", "LatencyFault", "LimitDataFault", "LlmErrorFault",
-    "NotOurRedis", "RedisReadonlyFault", "ResetPeerFault", "SlicerFault", "ToxicFault", "parse_burst",
-    "parse_rate", "parse_toxic", "toxic_name",
+    "NotOurRedis", "RedisFlushFault", "RedisReadonlyFault", "ResetPeerFault", "SlicerFault", "ToxicFault",
+    "parse_burst", "parse_rate", "parse_toxic", "toxic_name",
 ]
