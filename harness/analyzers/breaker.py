@@ -135,7 +135,8 @@ class BreakerAnalyzer:
                                "probes": len(pr), "open_durations_s": durations}
         res.section = BreakerSection(
             tuple(Transition(float(t["t_rel"]), str(t["from"]), str(t["to"])) for t in tr),
-            tuple(Probe(float(p["t_rel"]), str(p["outcome"])) for p in pr), state, evidence)
+            tuple(Probe(float(p["t_rel"]), str(p["outcome"])) for p in pr), state, evidence,
+            res.data["wire"].get("disagreement", "") if isinstance(res.data.get("wire"), dict) else "")
         return res
 
     @staticmethod

@@ -120,6 +120,7 @@ class BreakerSection:
     probes: tuple[Probe, ...] = ()
     final_state: str = "closed"
     evidence: str = ""
+    disagreement: str = ""  # where the service's own log and the wire tell different stories
 
 
 # -------------------------------------------------------------------- alarms

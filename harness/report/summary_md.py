@@ -66,7 +66,10 @@ def _breaker_lines(v: Verdict) -> list[str]:
     if sec is None:
         return []
     cyc = " → ".join(f"{t.to_state}@{t.t_rel}s" for t in sec.transitions[:12]) or "no transitions"
-    return [f"**Breaker:** {cyc} (final: {sec.final_state}; evidence: {sec.evidence or 'service log'})"]
+    lines = [f"**Breaker:** {cyc} (final: {sec.final_state}; evidence: {sec.evidence or 'service log'})"]
+    if sec.disagreement:  # the wire decides; the service's account is shown, not trusted
+        lines.append(f"**Service log vs wire:** {_esc(sec.disagreement)}")
+    return lines
 
 
 def _alarm_lines(v: Verdict) -> list[str]:

@@ -556,3 +556,15 @@ def test_default_slo_requirements() -> None:
     for pattern in ("requests.*", "latency.fault.p99", "durability.*", "breaker.*", "correctness.*"):
         assert pattern in req
     assert "latency.dynamodb.*" in opt
+
+
+def test_a_log_the_wire_contradicts_is_shown_in_the_summary(tmp_path: Path) -> None:
+    from harness.report.summary_md import write_summary
+
+    v = _breaker_verdict(_wire_run(tmp_path / "run", "two_probes"))
+    said = v.results["breaker"].data["wire"]["disagreement"]
+    assert said == "the service logged 2 probes; the wire saw 3 calls in half-open episodes"
+    summary = write_summary(tmp_path / "summary.md", v).read_text()
+    assert f"**Service log vs wire:** {said}" in summary
+    calm = _breaker_verdict(_wire_run(tmp_path / "calm", ""))
+    assert "Service log vs wire" not in write_summary(tmp_path / "calm.md", calm).read_text()
