@@ -60,13 +60,14 @@ class LatencyAnalyzer:
         res.data["checks_use"] = "corrected" if slo.get("latency", "use_corrected") else "uncorrected"
         chat = self._chat(run, slo, res, recs)
         dynamo = self._dynamo(run, slo, res, calls)
-        self._sub_timeout(run, res, recs, calls)
+        self._sub_timeout(run, slo, res, recs, calls)
         notes = tuple(str(res.data[k]) for k in ("sub_timeout_note", "dynamodb_error_note") if res.data.get(k))
         res.section = replace(chat, dynamodb_source=calls.source, dynamodb=dynamo, notes=notes)
         return res
 
-    @staticmethod
-    def _sub_timeout(run: RunData, res: AnalyzerResult, recs: pd.DataFrame, calls: DynamoCalls) -> None:
+    @classmethod
+    def _sub_timeout(cls, run: RunData, slo: Slo, res: AnalyzerResult, recs: pd.DataFrame,
+                     calls: DynamoCalls) -> None:
         """Call out a DynamoDB latency under the breaker's timeout: the users pay it, the breaker never sees it."""
         fault = (run.fault or {}).get("dynamodb")
         timeout_ms = run.breaker_config.timeout_ms
@@ -75,20 +76,39 @@ class LatencyAnalyzer:
             return
         phase = run_phase(run, recs["start"].to_numpy(dtype=float))
         turns = int((phase == "fault").sum())
-        per_turn = None
+        per_turn = dyn_p99 = None
         if calls.frame is not None and len(calls.frame) and turns:
-            per_turn = float((run_phase(run, calls.frame["start"].to_numpy(dtype=float)) == "fault").sum()) / turns
+            in_fault = run_phase(run, calls.frame["start"].to_numpy(dtype=float)) == "fault"
+            per_turn = float(in_fault.sum()) / turns
+            if in_fault.any():
+                dyn_p99 = float(np.percentile(calls.frame["latency_ms"].to_numpy(dtype=float)[in_fault], 99))
         p99 = {ph: (res.data.get("by_phase", {}).get(ph, {}).get("corrected") or {}).get("p99")
                for ph in ("baseline", "fault")}
         base, during = p99["baseline"], p99["fault"]
         rise = None if base is None or during is None else round(float(during) - float(base), 1)
         res.data["sub_timeout"] = {"latency_ms": late, "timeout_ms": timeout_ms, "dynamodb_calls_per_turn":
-                                   None if per_turn is None else round(per_turn, 2), "p99_rise_ms": rise}
+                                   None if per_turn is None else round(per_turn, 2), "p99_rise_ms": rise,
+                                   "dynamodb_p99_ms": None if dyn_p99 is None else round(dyn_p99, 1)}
         expected = "" if per_turn is None else f" x {per_turn:.2f} DynamoDB calls per turn = ~{late * per_turn:.0f} ms"
         res.data["sub_timeout_note"] = (
             f"DynamoDB answered {late:g} ms late, under the breaker's {timeout_ms:g} ms timeout: the breaker "
             f"cannot see it, every turn that calls DynamoDB waits for it ({late:g} ms{expected}); the chat p99 "
-            f"rose by {rise} ms from the baseline. Only the DynamoDB p99 alarm can catch this.")
+            f"rose by {rise} ms from the baseline. Only the DynamoDB p99 alarm can catch this"
+            + cls._alarm_words(slo, dyn_p99) + ".")
+
+    @staticmethod
+    def _alarm_words(slo: Slo, dyn_p99: float | None) -> str:
+        """What the design's DynamoDB p99 alarm makes of the fault phase's calls (its own analyzer times it)."""
+        if dyn_p99 is None:
+            return ""
+        cfg = slo.get("alarms")
+        threshold = float(cfg["dynamodb_latency"]["threshold"])
+        periods = int(cfg["dynamodb_latency"]["evaluation_periods"])
+        minutes = periods * float(cfg["period_s"]) / 60.0
+        if dyn_p99 <= threshold:
+            return f": the fault phase's DynamoDB p99 was {dyn_p99:.0f} ms, under its {threshold:g} ms, so it would not"
+        return (f": the fault phase's DynamoDB p99 was {dyn_p99:.0f} ms, over its {threshold:g} ms, so it fires "
+                f"once this lasts {periods} periods ({minutes:g} min at the design's timings; see the alarms section)")
 
     # ------------------------------------------------------------------ chat
     def _chat(self, run: RunData, slo: Slo, res: AnalyzerResult, recs: pd.DataFrame) -> LatencySection:
