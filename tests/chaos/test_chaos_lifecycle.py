@@ -203,3 +203,55 @@ def test_a_fault_that_cannot_be_applied_fails_cleanly(tmp_path: Path, up_stack: 
     finally:
         empty.kill()
         empty.wait(timeout=5)
+
+
+def _all_clear(state: dict[str, Any]) -> None:
+    """No toxic of any run left on the stack's proxies, and every proxy enabled."""
+    left = proxies(state)
+    assert all(p["toxics"] == [] and p["enabled"] for p in left.values()), left
+
+
+@pytest.mark.parametrize("when", ["baseline", "fault"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signals_against_a_running_stack_leave_it_clean_and_running(
+        tmp_path: Path, up_stack: dict[str, Any], sig: signal.Signals, when: str) -> None:
+    """A Ctrl-C or SIGTERM in either phase: the faults come off, Locust stops, the stack (not ours) stays up."""
+    proc = start_chaos(tmp_path, "--home", up_stack["home_path"], "--dynamo-latency", "2s", "--redis-down")
+    if when == "fault":
+        wait_for("the fault", lambda: bool(proxies(up_stack)["dynamodb"]["toxics"]), proc)
+    else:
+        wait_for("load", lambda: has_records(tmp_path), proc)
+        assert not proxies(up_stack)["dynamodb"]["toxics"]
+    load = locust_pids(proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    run = json.loads((run_dir(tmp_path) / "run.json").read_text())
+    assert run["status"] == "interrupted" and run["rollback_errors"] == [], run
+    assert gone(load) == [], "Locust survived the interrupted run"
+    _all_clear(up_stack)
+    stack = [int(c["pid"]) for c in up_stack["components"].values() if c.get("pid")]
+    assert stack and all(psutil.pid_exists(pid) for pid in stack), "the run stopped a stack it did not start"
+    assert httpx.get(up_stack["components"]["service"]["url"] + "/healthz", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_private_stack_starts_stops_all_of_it(tmp_path: Path, sig: signal.Signals) -> None:
+    """Interrupted before any load: every process of the half-started stack goes, and run.json says why."""
+    proc = start_chaos(tmp_path, "--dynamo-latency", "2s")
+    seen: set[int] = set()
+
+    def starting() -> bool:
+        try:
+            seen.update(k.pid for k in psutil.Process(proc.pid).children(recursive=True))
+        except psutil.Error:
+            return False
+        return len(seen) >= 2 and not has_records(tmp_path)
+
+    wait_for("the private stack to start", starting, proc, timeout=60)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert gone(sorted(seen)) == [], "processes of the interrupted start-up survived"
+    run = json.loads((run_dir(tmp_path) / "run.json").read_text())
+    assert run["status"] == "interrupted", run

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from harness.chaos.faults import NotOurRedis, RedisFlushFault
 from harness.chaos.experiment import ExperimentError, load_experiment
+from harness.chaos.faults import NotOurRedis, RedisFlushFault
 from harness.chaos.flags import ChaosFlags, UsageError, build_options
 from harness.state import Component
 from tests.service.helpers import redis_server
