@@ -471,7 +471,8 @@ class ChaosRun:
         if self.state:
             backends = {name: info.backend for name, info in self.state.components.items()}
         elif opts.target:
-            backends = {"service": f"external {opts.target}", "toxiproxy": f"external {opts.toxiproxy_url}"}
+            backends = {"service": f"external {opts.target}",
+                        "toxiproxy": f"external {opts.toxiproxy_url}" if opts.toxiproxy_url else "none (no faults)"}
         run = {
             "run_id": self.run_dir.name,
             "variant": opts.variant,
