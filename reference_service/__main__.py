@@ -3,6 +3,8 @@
 Why we bind the socket ourselves: with ``--port 0`` the OS picks the port, and
 the stack (and tests) learn it from the ``listening on http://HOST:PORT`` line
 or the ``--port-file``, which must only appear once the socket accepts.
+``--max-connections`` caps the connections uvicorn serves at once: a flood of
+held connections is answered 503 instead of growing without bound.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reference_service.app import create_app
 
     app = create_app(config)
+    # uvicorn answers 503 once len(connections) >= limit_concurrency, counting the
+    # connection the request arrived on: a limit of N serves only N - 1 at once.
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level=config.log_level, access_log=False, lifespan="on", ws="websockets-sansio")
+        uvicorn.Config(app, log_level=config.log_level, access_log=False, lifespan="on", ws="websockets-sansio",
+                       limit_concurrency=config.max_connections + 1)
     )
 
     async def serve() -> None:

@@ -82,16 +82,18 @@ def parse_message(raw: bytes | str) -> str:
     message = data["message"]
     if not isinstance(message, str):
         raise BadInput(422, "invalid_message", '"message" must be a string')
+    try:
+        # JSON may escape a lone surrogate ("\ud800") that is not text at all:
+        # it could be neither stored nor echoed back, so it stops here, before
+        # any other check looks at it. Not text is a malformed request (400),
+        # like a body that is not UTF-8; 422 is for well-formed text we refuse.
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(400, "invalid_message", '"message" is not valid Unicode text') from None
     if not visible(message):
         raise BadInput(422, "empty_message", '"message" must not be empty (or only spaces and invisible characters)')
     if len(message) > MAX_MESSAGE_CHARS:
         raise BadInput(413, "message_too_long", f'"message" exceeds {MAX_MESSAGE_CHARS} characters')
-    try:
-        # JSON may escape a lone surrogate ("\ud800") that is not text at all:
-        # it could be neither stored nor echoed back, so it stops here.
-        message.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadInput(422, "invalid_message", '"message" is not valid Unicode text') from None
     return message
 
 

@@ -47,6 +47,7 @@ class ServiceConfig:
     cookie_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     outbox_retry_s: float = 0.5
     log_level: str = "warning"
+    max_connections: int = 1024
 
     @property
     def breaker(self) -> BreakerConfig:
@@ -81,6 +82,8 @@ class ServiceConfig:
             raise ValueError("--breaker-threshold must be >= 1")
         if self.llm_max_retries < 0:
             raise ValueError("--llm-max-retries must be >= 0")
+        if self.max_connections < 1:
+            raise ValueError(f"--max-connections must be >= 1, got {self.max_connections}")
         if not self.cookie_secret:
             raise ValueError("--cookie-secret must not be empty")
 
@@ -109,6 +112,7 @@ _FLAGS: list[tuple[str, type, str]] = [
     ("cookie-secret", str, "session cookie signing secret"),
     ("outbox-retry-s", float, "hardened: outbox retry period"),
     ("log-level", str, "uvicorn log level"),
+    ("max-connections", int, "connections open at once; a request on one more is answered 503"),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import shutil
 import socket
@@ -110,6 +111,50 @@ class ServerThread:
         self.thread.join(timeout=15)
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+class LogCapture(logging.Handler):
+    """Every log record a service thread emits while attached, wherever its logger sends it.
+
+    uvicorn's loggers do not propagate to the root, so the handler goes on the
+    root and on every logger that stops propagation: each record then reaches
+    it exactly once. Only records from the server's thread, or from the
+    service's own and its web stack's loggers, are kept (moto and the proxies
+    log from their own threads).
+    """
+
+    OWN = ("uvicorn", "starlette", "reference_service")
+
+    def __init__(self, thread: threading.Thread) -> None:
+        super().__init__(logging.DEBUG)
+        self.thread = thread
+        self.records: list[logging.LogRecord] = []
+        self._on: list[logging.Logger] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread.ident or record.name.split(".")[0] in self.OWN:
+            self.records.append(record)
+
+    def __enter__(self) -> LogCapture:
+        named = [lg for lg in list(logging.Logger.manager.loggerDict.values()) if isinstance(lg, logging.Logger)]
+        self._on = [logging.getLogger(), *(lg for lg in named if not lg.propagate)]
+        for lg in self._on:
+            lg.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for lg in self._on:
+            lg.removeHandler(self)
+
+    def tracebacks(self) -> list[str]:
+        """The records that carry a traceback (``exc_info``, ``stack_info`` or 'Traceback' in the text), formatted."""
+        formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        out = []
+        for record in self.records:
+            text = formatter.format(record)
+            if record.exc_info or record.exc_text or record.stack_info or "Traceback" in text:
+                out.append(text)
+        return out
 
 
 # --------------------------------------------------------------------------- TCP proxy

@@ -8,6 +8,7 @@ holds no ``internal_error`` and that a normal turn still works afterwards.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from websockets.sync.client import connect
 
 import reference_service.app as app_module
 
-from .helpers import RunningService, fake_nlu, run_service
+from .helpers import LogCapture, RunningService, fake_nlu, run_service
 
 
 def _still_serves(svc: RunningService) -> None:
@@ -121,7 +122,8 @@ def test_a_poison_message_over_websocket_is_refused_and_the_socket_goes_on(svc: 
         ws.recv(timeout=5)  # the session frame
         ws.send('{"message": "tell me about \\ud800 books"}')  # valid JSON, not valid Unicode
         refused = json.loads(ws.recv(timeout=5))
-        assert refused["error"] == "invalid_message", refused
+        assert refused == {"error": "invalid_message", "detail": '"message" is not valid Unicode text',
+                           "status": 400}, refused
         ws.send(json.dumps({"message": "recommend a sci-fi book"}))
         reply = json.loads(ws.recv(timeout=10))
         assert reply["debug_metadata"]["memory_mode"] == "full", reply
@@ -157,17 +159,7 @@ def test_openapi_document_is_served(svc: RunningService) -> None:
 
 
 def test_invalid_utf8_in_a_websocket_frame_is_1007_and_no_traceback(svc: RunningService) -> None:
-    import logging
-
-    seen: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
-    handler = Keep()
-    logging.getLogger("uvicorn.error").addHandler(handler)
-    try:
+    with LogCapture(svc.thread.thread) as log:
         with connect(svc.url.replace("http", "ws") + "/ws", open_timeout=5) as ws:
             ws.recv(timeout=5)  # the session frame
             with ws.protocol_mutex:  # a raw text frame that is not UTF-8 (the client library would refuse it)
@@ -176,9 +168,8 @@ def test_invalid_utf8_in_a_websocket_frame_is_1007_and_no_traceback(svc: Running
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=5)
         time.sleep(0.3)
-    finally:
-        logging.getLogger("uvicorn.error").removeHandler(handler)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
-    utf8 = [r for r in seen if "Invalid UTF-8" in r.getMessage()]
-    assert utf8 and all(r.exc_info is None and r.levelno == logging.WARNING for r in utf8)
+    assert log.tracebacks() == [], "\n\n".join(log.tracebacks())
+    utf8 = [r for r in log.records if "Invalid UTF-8" in r.getMessage()]
+    assert utf8 and all(r.levelno == logging.WARNING for r in utf8)
     _still_serves(svc)

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from reference_service.app import BadInput, parse_message
+
 from .helpers import STATELESS_NOTICE, cookie_of, run_service
 
 pytestmark = pytest.mark.timeout(60)
@@ -70,6 +72,8 @@ def test_cookie_from_other_secret_rejected(make_config, tmp_path: Path) -> None:
         (b'{"message": "   "}', 422),
         (json.dumps({"message": "x" * 4001}).encode(), 413),
         (b"\xff\xfe", 400),
+        (b'{"message": "tell me about \\ud800 books"}', 400),  # valid JSON, not valid Unicode text
+        (json.dumps({"message": "x" * 4001}).encode()[:-2] + b'\\udfff"}', 400),
     ],
 )
 def test_bad_input_is_clear_4xx(make_config, tmp_path: Path, content: bytes, status: int) -> None:
@@ -77,6 +81,29 @@ def test_bad_input_is_clear_4xx(make_config, tmp_path: Path, content: bytes, sta
         r = svc.client.post(f"{svc.url}/chat", content=content, headers={"content-type": "application/json"})
         assert r.status_code == status
         assert set(r.json()) == {"error", "detail"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"message": "\\ud800"}', b'{"message": "tell me about \\udfff books"}', b'{"message": " \\ud83d\\u200b"}',
+     json.dumps({"message": "x" * 4001}).encode()[:-2] + b'\\ud800"}', '{"message": "a\\udc00"}'],
+)
+def test_text_that_is_not_unicode_is_a_400_before_any_other_check(raw: bytes | str) -> None:
+    """A lone surrogate is malformed input (400), even when the message is also too long or blank around it."""
+    with pytest.raises(BadInput) as refused:
+        parse_message(raw)
+    assert (refused.value.status, refused.value.error) == (400, "invalid_message")
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "error"),
+    [(b'{"message": 5}', 422, "invalid_message"), (b'{"message": " \\u200b"}', 422, "empty_message"),
+     (b"{}", 422, "missing_message")],
+)
+def test_other_message_errors_stay_422(raw: bytes, status: int, error: str) -> None:
+    with pytest.raises(BadInput) as refused:
+        parse_message(raw)
+    assert (refused.value.status, refused.value.error) == (status, error)
 
 
 def test_routes_methods_and_operations(make_config, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 A lone surrogate (``\\ud800``) is valid JSON but not valid Unicode, so no
 DynamoDB can store it and no reply could echo it.  Both variants refuse it
-with a 422 before any memory call; the breaker stays closed, nothing is queued
+with a 400 before any memory call; the breaker stays closed, nothing is queued
 for retries, and other users keep full memory.  A DynamoDB ``ValidationException``
 (the unstorable item that got past input checks) must not count as a
 dependency failure either.
@@ -34,8 +34,8 @@ def test_poison_message_is_refused_and_harms_no_one(variant: str, make_config, t
         for _ in range(6):  # more than the breaker threshold (3 in this config)
             r = svc.client.post(f"{svc.url}/chat", content=POISON,
                                 headers={"content-type": "application/json", "Cookie": cookie})
-            assert r.status_code == 422, r.text
-            assert r.json()["error"] == "invalid_message"
+            assert r.status_code == 400, r.text
+            assert r.json() == {"error": "invalid_message", "detail": '"message" is not valid Unicode text'}
         assert svc.service.breaker.state == "closed"
         other = svc.chat("recommend a mystery novel")
         assert other.status_code == 200
