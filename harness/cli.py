@@ -161,7 +161,22 @@ def down(home: HomeOpt = None) -> None:
         err.print("nothing running")
 
 
-@app.command()
+CHAOS_EPILOG = (
+    "Fault model: each fault has a target (dynamodb, redis, llm), a kind and its parameters. "
+    "Network kinds go through the target's Toxiproxy proxy (latency, down, blackhole and the --toxic "
+    "stream kinds); API-level kinds are the dependency's own answers (DynamoDB throttling, 500s and "
+    "held calls from the DynamoDB stand-in, LLM 429/529 from the LLM stand-in, Redis READONLY and an "
+    "emptied Redis on a redis-server the harness started). Every flag above is shorthand for one fault; "
+    "--toxicity, --flap, --ramp and --steps apply to the faults given with them. "
+    "\n\nExperiment files (--experiment FILE.yaml) declare the same model: name, description, variant, "
+    "load {scenarios, users, arrival_rate, seed}, phases {baseline, fault, recovery}, faults [{target, "
+    "kind, ...}], schedule {flap | ramp | steps, toxicity}, slo overrides and expect [{check, outcome | "
+    "min | max, variant}]. They are validated against harness/chaos/experiment.schema.json before "
+    "anything starts; experiments/ holds a library and README.md a complete annotated example."
+)
+
+
+@app.command(epilog=CHAOS_EPILOG)
 def chaos(
     dynamo_latency: Annotated[str | None, typer.Option(help="Latency added to DynamoDB replies, e.g. 2s")] = None,
     dynamo_jitter: Annotated[str | None, typer.Option(help="± jitter on the DynamoDB latency, e.g. 500ms")] = None,
