@@ -169,7 +169,7 @@ CHAOS_EPILOG = (
     "emptied Redis on a redis-server the harness started). Every flag above is shorthand for one fault; "
     "--toxicity, --flap, --ramp and --steps apply to the faults given with them. "
     "\n\nExperiment files (--experiment FILE.yaml) declare the same model: name, description, variant, "
-    "load {scenarios, users, arrival_rate, seed}, phases {baseline, fault, recovery}, faults [{target, "
+    "quick, load {scenarios, users, arrival_rate, seed}, phases {baseline, fault, recovery}, faults [{target, "
     "kind, ...}], schedule {flap | ramp | steps, toxicity}, slo overrides and expect [{check, outcome | "
     "min | max, variant}]. They are validated against harness/chaos/experiment.schema.json before "
     "anything starts; experiments/ holds a library and README.md a complete annotated example."
