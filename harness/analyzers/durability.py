@@ -55,6 +55,22 @@ def _hash_match(recs: pd.DataFrame, sub: pd.DataFrame, present: np.ndarray) -> t
     return match, compared
 
 
+def drain_words(drain: Any) -> str:
+    """One line on the post-run wait for the service's outbox (its own word: the table scan decides)."""
+    if not isinstance(drain, dict):
+        return ""
+    if not drain.get("available"):
+        return "no outbox to wait for (the service exposes none in /debug/memory)"
+    got = drain.get("outbox")
+    outbox: dict[str, Any] = got if isinstance(got, dict) else {}
+    dead = outbox.get("dead_letters") or 0
+    tail = f"; the service reports {dead} dead letters" if dead else ""
+    waited, limit = drain.get("waited_s"), drain.get("timeout_s")
+    if drain.get("drained"):
+        return f"outbox empty after {waited} s of the {limit} s allowed{tail}"
+    return f"outbox NOT empty after {waited} s ({outbox.get('pending')} pending){tail}"
+
+
 class DurabilityAnalyzer:
     """Every 200 reply vs the post-recovery table scan: lost, overwritten, never arrived, content, TTL."""
 
@@ -132,7 +148,7 @@ class DurabilityAnalyzer:
         late = said_false & match
         never = said_false & ~match
         res.section = DurabilitySection(int(acked.sum()), int(lost.sum()), int(said_false.sum()), int(late.sum()),
-                                        int(never.sum()))
+                                        int(never.sum()), drain_words(res.data.get("drain")))
         res.data["not_persisted"] = {"count": int(said_false.sum()), "arrived_later": int(late.sum()),
                                      "never_arrived": int(never.sum()),
                                      "never_arrived_sample": [f"{x['session_id']}#{x['turn']}"

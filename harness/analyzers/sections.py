@@ -155,6 +155,7 @@ class DurabilitySection:
     said_not_persisted: int = 0
     arrived_later: int = 0
     never_arrived: int = 0
+    drain: str = ""  # how the bounded wait for the service's write-behind queue ended
 
 
 # ---------------------------------------------------------------- partitions

@@ -91,7 +91,8 @@ def _durability_lines(v: Verdict) -> list[str]:
     if sec is None:
         return []
     return [f"**Lost turns:** {sec.lost} of {sec.acknowledged} acknowledged; outbox: "
-            f"{sec.arrived_later} arrived later, {sec.never_arrived} never"]
+            f"{sec.arrived_later} arrived later, {sec.never_arrived} never"
+            + (f" (drain: {_esc(sec.drain)})" if sec.drain else "")]
 
 
 def _partition_lines(v: Verdict) -> list[str]:

@@ -513,3 +513,15 @@ def test_a_no_fault_run_judges_any_opening_as_unearned(make_run: Callable[..., P
     c = check(v, "breaker.stays_closed_without_fault")
     assert c.failed and c.measured >= 1 and "with no fault" in c.detail
     assert not any(x.name in ("breaker.closed_before_fault", "breaker.opened_after_fault") for x in v.checks)
+
+
+def test_the_drain_is_reported_in_words() -> None:
+    from harness.analyzers.durability import drain_words
+
+    assert drain_words(None) == ""
+    assert drain_words({"available": False}).startswith("no outbox to wait for")
+    assert drain_words({"available": True, "drained": True, "waited_s": 1.5, "timeout_s": 20.0,
+                        "outbox": {"pending": 0, "dead_letters": 2}}) == \
+        "outbox empty after 1.5 s of the 20.0 s allowed; the service reports 2 dead letters"
+    assert drain_words({"available": True, "drained": False, "waited_s": 20.0, "timeout_s": 20.0,
+                        "outbox": {"pending": 7}}) == "outbox NOT empty after 20.0 s (7 pending)"
