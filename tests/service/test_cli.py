@@ -109,12 +109,7 @@ def test_max_connections_answers_503_past_the_cap_and_serves_again(moto_port, re
     finally:
         for conn in held:
             conn.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+        _reap(proc)
 
 
 def test_starts_from_env_prints_address_and_stops(moto_port, redis_port, llm, tmp_path: Path) -> None:
@@ -154,9 +149,14 @@ def test_starts_from_env_prints_address_and_stops(moto_port, redis_port, llm, tm
             time.sleep(0.05)
         assert '"event":"chat"' in text and "service_stop" in text
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+        _reap(proc)
+
+
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """Kill the service if a test left it running, and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(5)
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
