@@ -94,6 +94,10 @@ def test_external_target_and_toxiproxy(stack: dict[str, Any], tmp_path: Path) ->
     verdict = json.loads((run_dir / "verdict.json").read_text())
     assert result.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict["outcome"]], result.stderr
     checks = {c["name"]: c for c in verdict["checks"]}
+    # The verdict must be a pass but for the one thing a busy 2-core machine does to the
+    # service: miss its own 200 ms budget, which only latency and breaker checks may show.
+    undecided = sorted(n for n, c in checks.items() if c["outcome"] != "pass" and not c.get("optional"))
+    assert all(n.startswith(("latency.", "breaker.")) for n in undecided), undecided
     # A slow Redis is the hardened design's easy case: every turn answered, every answer right and
     # stored, every toxic rolled back. (Latency and breaker checks are left to the quiet-machine
     # runs: on a busy 2-core box the service's own loop can miss its 200 ms budget.)

@@ -211,6 +211,7 @@ def _all_clear(state: dict[str, Any]) -> None:
     assert all(p["toxics"] == [] and p["enabled"] for p in left.values()), left
 
 
+@pytest.mark.long  # four interrupted runs: in .ci/run's -m long pass, not the default run
 @pytest.mark.parametrize("when", ["baseline", "fault"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signals_against_a_running_stack_leave_it_clean_and_running(
@@ -235,6 +236,7 @@ def test_signals_against_a_running_stack_leave_it_clean_and_running(
     assert httpx.get(up_stack["components"]["service"]["url"] + "/healthz", timeout=5).status_code == 200
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_while_the_private_stack_starts_stops_all_of_it(tmp_path: Path, sig: signal.Signals) -> None:
     """Interrupted before any load: every process of the half-started stack goes, and run.json says why."""

@@ -80,6 +80,7 @@ def test_seed_fails_p99_because_its_writes_block(tmp_path: Path) -> None:
     assert "summary" not in proc.stdout or "FAIL" in proc.stdout
 
 
+@pytest.mark.long
 def test_the_in_python_stand_ins_serve_a_whole_run(tmp_path: Path) -> None:
     """Every component a stand-in (fakeredis, not the redis-server on PATH), as on a machine without binaries.
 

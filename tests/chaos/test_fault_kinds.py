@@ -49,6 +49,7 @@ def test_a_dynamodb_blackhole_is_cut_by_the_call_timeout(tmp_path: Path) -> None
     assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
 
 
+@pytest.mark.long
 def test_a_sub_timeout_latency_keeps_the_breaker_closed_and_the_report_says_who_pays(tmp_path: Path) -> None:
     """150 ms on every DynamoDB answer: under the 200 ms timeout, so only the users and the p99 alarm see it."""
     proc, run = chaos(tmp_path, "--dynamo-latency", "150ms", "--seed", "4")
