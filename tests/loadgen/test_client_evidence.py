@@ -57,7 +57,10 @@ def test_requests_in_flight_at_stop_are_recorded_as_timeouts(tmp_path: Path, sil
     for r in reqs:
         assert r["status"] is None and r["verdict"] == "error"
         assert "in flight" in r["error"] and "timeout" in r["error"]
-        assert r["ts"] - r["start"] >= 1.5  # recorded at the stop, with its time so far
+        # recorded at the stop, with its time so far (users start up to a second late on a busy machine)
+        assert r["ts"] - r["start"] >= 0.5
+    stops = [r["ts"] for r in reqs]
+    assert max(stops) - min(stops) < 1.0, stops  # all three closed together, at the stop
 
 
 def scripts_of(tmp_path: Path, host: str, seed: int) -> list[str]:
