@@ -7,6 +7,7 @@ HTTP; the stand-in's control API makes every Scan answer DynamoDB's 500.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,17 +19,17 @@ from harness.chaos.evidence import dump_table
 from harness.standins.dynamodb import DynamoServer
 
 
-def _table(url: str, items: int) -> None:
+def _table(url: str, name: str, items: int) -> None:
     client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
                           aws_access_key_id="x", aws_secret_access_key="x")
-    client.create_table(TableName="ChatSessions",
+    client.create_table(TableName=name,
                         KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"},
                                    {"AttributeName": "turn_number", "KeyType": "RANGE"}],
                         AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"},
                                               {"AttributeName": "turn_number", "AttributeType": "N"}],
                         BillingMode="PAY_PER_REQUEST")
     for n in range(items):
-        client.put_item(TableName="ChatSessions",
+        client.put_item(TableName=name,
                         Item={"session_id": {"S": "s"}, "turn_number": {"N": str(n)}})
 
 
@@ -37,15 +38,23 @@ def test_failed_scan_leaves_no_table_and_durability_says_why(make_run: Callable[
     run = tmp_path / "run"
     shutil.copytree(make_run(), run)
     (run / "table.jsonl").unlink()
+    # The stand-in runs moto in this process, whose tables outlive the server: a name of its own
+    # keeps other tests' ChatSessions free.
+    name = f"ChatSessions-scan-{uuid.uuid4().hex[:8]}"
     with DynamoServer() as srv:
-        _table(srv.url, 3)
+        _table(srv.url, name, 3)
         # a healthy scan first: the collector writes every item
         ok = tmp_path / "ok.jsonl"
-        assert dump_table(srv.url, ok) == 3 and len(ok.read_text().splitlines()) == 3
+        assert dump_table(srv.url, ok, table=name) == 3 and len(ok.read_text().splitlines()) == 3
         fault = httpx.put(f"{srv.url}/_standin/faults", timeout=5,
                           json={"error_rate": 1.0, "code": "InternalServerError", "operations": ["Scan"]})
         assert fault.status_code == 200
-        assert dump_table(srv.url, run / "table.jsonl") == -1
+        try:
+            assert dump_table(srv.url, run / "table.jsonl", table=name) == -1
+        finally:
+            httpx.delete(f"{srv.url}/_standin/faults", timeout=5)
+            boto3.client("dynamodb", endpoint_url=srv.url, region_name="us-east-1", aws_access_key_id="x",
+                         aws_secret_access_key="x").delete_table(TableName=name)
     assert not (run / "table.jsonl").exists(), "a failed scan must not leave an (empty) table behind"
     assert not list(run.glob("table.jsonl.partial"))
     assert "InternalServerError" in (run / "table.error").read_text()
