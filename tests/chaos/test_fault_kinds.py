@@ -59,8 +59,8 @@ def test_a_sub_timeout_latency_keeps_the_breaker_closed_and_the_report_says_who_
     summary = (run / "summary.md").read_text()
     # On a busy 2-core machine a few calls can still pass 200 ms; five within the window would
     # open the breaker, which the harness must then report as it is. Either way the note holds.
-    if not opened:
-        assert found["breaker.no_open_without_failing_fault"]["outcome"] == "pass"
+    if not opened:  # a breaker that stayed closed leaves no failed breaker check behind
+        assert not [n for n, c in found.items() if n.startswith("breaker.") and c["outcome"] == "fail"], found
     assert note["latency_ms"] == 150 and note["timeout_ms"] == TIMEOUT_MS
     assert note["dynamodb_p99_ms"] >= 150, note
     assert note["p99_rise_ms"] is not None and note["dynamodb_calls_per_turn"] > 0, note
