@@ -9,8 +9,9 @@ calls (no answer, not 200, or slower than the call timeout) within ``window_s``.
 The wire lags the service's decisions (a call admitted just before opening can
 reach the proxy up to one call timeout later), so each edge gets the call
 timeout plus ``GRACE_S`` of grace, and a 200 that took at least half the
-timeout may have timed out at the service: such calls make a short count
-*inconclusive*, never a pass or a fail.
+timeout may have timed out at the service: such a call completes a short
+count only when the service's log holds a failure from while it was in
+flight; otherwise it makes the count *inconclusive*, never a pass or a fail.
 """
 
 from __future__ import annotations
@@ -173,14 +174,17 @@ def check_threshold(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
     at = failed["failed_at"].to_numpy(dtype=float)
     slowish = calls[calls["ok"] & (calls["latency_ms"] >= AMBIGUOUS_SHARE * timeout_ms)
                     & (calls["latency_ms"] <= timeout_ms)]
-    maybe_at = (slowish["start"] + slowish["latency_ms"] / 1000.0).to_numpy(dtype=float)
+    slow_start = slowish["start"].to_numpy(dtype=float)
+    maybe_at = slow_start + slowish["latency_ms"].to_numpy(dtype=float) / 1000.0
     bad: list[str] = []
     unsure: list[str] = []
     seen: list[int] = []
+    vouched: list[int] = []
     for e in first_opens:
         lo, hi = e.start - window_s, e.start + COUNT_GRACE_S
         n, maybe, said = (int(((x >= lo) & (x <= hi)).sum()) for x in (at, maybe_at, logged))
         seen.append(n)
+        vouched.append(0)
         if n >= threshold:
             continue
         if said >= threshold and any(a <= e.start <= b + GRACE_S for a, b in refused or []):
@@ -189,9 +193,15 @@ def check_threshold(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
             continue
         if n + maybe < threshold and said < threshold:
             bad.append(f"opened at {fmt_ts(e.start, t0)} after {n} failed calls in the {window_s:g} s before")
-        else:
-            unsure.append(f"opened at {fmt_ts(e.start, t0)} after {n} failures on the wire, {maybe} answers slower "
-                          f"than {AMBIGUOUS_SHARE * timeout_ms:g} ms, and {said} failures in the service's log")
+            continue
+        in_window = (maybe_at >= lo) & (maybe_at <= hi)
+        vouched[-1] = _slow_answers_logged_as_failed(
+            at[(at >= lo) & (at <= hi)], slow_start[in_window], maybe_at[in_window],
+            logged[(logged >= lo) & (logged <= e.start + GRACE_S)], timeout_ms)
+        if said >= threshold and n + vouched[-1] >= threshold:
+            continue
+        unsure.append(f"opened at {fmt_ts(e.start, t0)} after {n} failures on the wire, {maybe} answers slower "
+                      f"than {AMBIGUOUS_SHARE * timeout_ms:g} ms, and {said} failures in the service's log")
     if not first_opens:
         return
     target = f">= {threshold} failed calls within {window_s:g} s before each opening"
@@ -200,6 +210,37 @@ def check_threshold(res: AnalyzerResult, calls: pd.DataFrame, episodes: list[Epi
     elif unsure:
         res.inconclusive("wire_threshold_before_open", min(seen), target, "; ".join(unsure[:4]) + " — the wire "
                          "cannot tell; a quieter machine (or a longer call timeout) would decide it")
+    elif any(vouched):
+        counted = [n + v for n, v in zip(seen, vouched, strict=True)]
+        res.check("wire_threshold_before_open", True, min(counted), target,
+                  f"{len(first_opens)} openings, each after >= {threshold} failures: {seen} failed on the wire, "
+                  f"plus {vouched} answers slower than {AMBIGUOUS_SHARE * timeout_ms:g} ms that the service "
+                  "logged as failed while they were in flight (a busy service's own timer)")
     else:
         res.check("wire_threshold_before_open", True, min(seen), target,
                   f"{len(first_opens)} openings, each after >= {threshold} failed calls on the wire ({seen})")
+
+
+def _slow_answers_logged_as_failed(failed_at: np.ndarray, slow_start: np.ndarray, slow_end: np.ndarray,
+                                   logged: np.ndarray, timeout_ms: float) -> int:
+    """How many slow answers the service's log accounts for, one logged failure each.
+
+    Why: a 200 that took over half the call timeout on the wire may still have
+    timed out at a busy service, whose timer starts before the bytes leave.
+    Such a call counts as failed only when the log holds a failure from the
+    moment it was in flight (start to answer plus one call timeout) that no
+    call the wire saw fail already explains, so a log that merely claims a
+    round count, or a breaker that opened on fewer failures, gains nothing.
+    """
+    spare = sorted(float(x) for x in logged)
+    for f in sorted(float(x) for x in failed_at):
+        near = [x for x in spare if abs(x - f) <= grace_s(timeout_ms)]
+        if near:
+            spare.remove(min(near, key=lambda x: abs(x - f)))
+    count = 0
+    for s, end in sorted(zip(slow_start.tolist(), slow_end.tolist(), strict=True)):
+        hit = next((x for x in spare if s <= x <= end + grace_s(timeout_ms)), None)
+        if hit is not None:
+            spare.remove(hit)
+            count += 1
+    return count

@@ -318,13 +318,20 @@ def _wire_run(d: Path, mutate: str = "") -> Path:
               tr(reopened, "half_open", "open"), tr(half2, "open", "half_open"),
               {"ts": closed, "event": "breaker_probe", "breaker": "dynamodb", "outcome": "success"},
               tr(closed, "half_open", "closed")]
-    write_jsonl(d / "events.jsonl", events)
     calls: list[tuple[float, float, int | None]] = [(T0 + 5.0, T0 + 5.004, 200), (T0 + 6.0, T0 + 6.003, 200)]
     for i in range(5):  # timed out: the service hung up after 200 ms; the 5th failure opens the breaker
         s = at + 0.2 * i
         ok_instead = mutate == "threshold" and i < 3
         slow = mutate == "slow_answers"
+        if i == 0 and mutate.startswith("slowish"):  # answered in 150 ms: did the busy service time it out?
+            calls.append((s, s + 0.15, 200))
+            if mutate != "slowish_unlogged":
+                lag = 0.17 if mutate == "slowish_logged" else 0.6  # in flight, or well after its answer
+                events.append({"ts": s + lag, "event": "memory_read", "store": "dynamodb", "outcome": "timeout"})
+            continue
         calls.append((s, s + (0.005 if ok_instead else 0.25 if slow else 0.2), 200 if ok_instead or slow else None))
+        if mutate.startswith("slowish"):
+            events.append({"ts": s + 0.2, "event": "memory_read", "store": "dynamodb", "outcome": "timeout"})
     if mutate != "probe_not_made":
         calls.append((half1 + 0.01, reopened, None))  # probe 1, hung up
     calls.append((half2 + 0.001, closed, 200))  # probe 2
@@ -335,6 +342,8 @@ def _wire_run(d: Path, mutate: str = "") -> Path:
         calls.append((opened + 0.02, opened + 0.023, 200))
     if mutate == "two_probes":
         calls.append((half2 + 0.002, half2 + 0.005, 200))
+    events.sort(key=lambda e: e["ts"])
+    write_jsonl(d / "events.jsonl", events)
     rows = [row for i, (s, e, st) in enumerate(calls)
             for row in wire_call(i + 1, s, e, "DynamoDB_20120810.Query", st)]
     rows.sort(key=lambda r: r["ts"])
@@ -381,6 +390,24 @@ def test_wire_contradicts_the_service_log(tmp_path: Path, mutate: str, failing: 
     for name in ("breaker.legal_transitions", "breaker.one_probe_per_half_open", "breaker.opened_after_fault"):
         assert check(v, name).passed
     assert v.outcome == "fail" and v.exit_code == 1
+
+
+def test_a_slow_answer_the_log_failed_in_flight_completes_the_count(tmp_path: Path) -> None:
+    # 4 calls hung up on the wire, one answered in 150 ms that the busy service's timer had already failed.
+    v = _breaker_verdict(_wire_run(tmp_path / "run", "slowish_logged"))
+    c = check(v, "breaker.wire_threshold_before_open")
+    assert c.passed and c.measured == 5 and "[4] failed on the wire, plus [1] answers slower" in c.detail, c
+    assert v.outcome == "pass", v.headline()
+
+
+@pytest.mark.parametrize("mutate", ["slowish_unlogged", "slowish_logged_later"])
+def test_a_slow_answer_the_log_does_not_account_for_is_inconclusive(tmp_path: Path, mutate: str) -> None:
+    # Without a failure logged while the call was in flight, the wire's 4 cannot
+    # be completed: a breaker that opened on 4 looks the same.
+    v = _breaker_verdict(_wire_run(tmp_path / "run", mutate))
+    c = check(v, "breaker.wire_threshold_before_open")
+    assert c.inconclusive and c.required and "after 4 failures on the wire, 1 answers slower" in c.reason, c
+    assert v.outcome == "inconclusive" and v.exit_code == 3
 
 
 def test_probe_logged_but_unseen_on_the_wire_is_inconclusive(tmp_path: Path) -> None:
