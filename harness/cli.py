@@ -167,11 +167,12 @@ CHAOS_EPILOG = (
     "stream kinds); API-level kinds are the dependency's own answers (DynamoDB throttling, 500s and "
     "held calls from the DynamoDB stand-in, LLM 429/529 from the LLM stand-in, Redis READONLY and an "
     "emptied Redis on a redis-server the harness started). Every flag above is shorthand for one fault; "
-    "--toxicity, --flap, --ramp and --steps apply to the faults given with them. "
+    "--toxicity, --latency-stream, --at, --for, --flap, --ramp and --steps apply to the faults given with them. "
     "\n\nExperiment files (--experiment FILE.yaml) declare the same model: name, description, variant, "
     "quick, load {scenarios, users, arrival_rate, seed}, phases {baseline, fault, recovery}, faults [{target, "
-    "kind, ...}], schedule {flap | ramp | steps, toxicity}, slo overrides and expect [{check, outcome | "
-    "min | max, variant}]. They are validated against harness/chaos/experiment.schema.json before "
+    "kind, ..., and its own at, for, flap, ramp, steps, toxicity}], schedule {the same, for every fault}, "
+    "slo overrides and expect [{check, outcome | min | max, variant}]. Any number of faults, of one kind or "
+    "many, each on its own schedule. They are validated against harness/chaos/experiment.schema.json before "
     "anything starts; experiments/ holds a library and README.md a complete annotated example."
 )
 
@@ -182,6 +183,7 @@ def chaos(
     dynamo_jitter: Annotated[str | None, typer.Option(help="± jitter on the DynamoDB latency, e.g. 500ms")] = None,
     dynamo_down: Annotated[bool, typer.Option("--dynamo-down", help="Take DynamoDB away (proxy disabled)")] = False,
     redis_latency: Annotated[str | None, typer.Option(help="Latency added to Redis replies, e.g. 300ms")] = None,
+    redis_jitter: Annotated[str | None, typer.Option(help="± jitter on the Redis latency, e.g. 100ms")] = None,
     redis_down: Annotated[bool, typer.Option("--redis-down", help="Take Redis away (proxy disabled)")] = False,
     dynamo_blackhole: Annotated[bool, typer.Option(
         "--dynamo-blackhole", help="DynamoDB accepts connections and never answers (timeout toxic)")] = False,
@@ -204,6 +206,9 @@ def chaos(
         "(past the breaker's timeout), e.g. 3/10s (embedded stand-in only)")] = None,
     dynamo_throttle: Annotated[str | None, typer.Option(
         help="Share of DynamoDB calls answered ProvisionedThroughputExceededException (400), e.g. 20%")] = None,
+    dynamo_throttle_code: Annotated[str | None, typer.Option(
+        help="The error --dynamo-throttle answers: ProvisionedThroughputExceededException (default) or "
+        "ThrottlingException")] = None,
     dynamo_errors: Annotated[str | None, typer.Option(
         help="Share of DynamoDB calls answered InternalServerError (500), e.g. 5%")] = None,
     flap: Annotated[str | None, typer.Option(
@@ -212,10 +217,17 @@ def chaos(
         help="Latency faults rise linearly FROM..TO over the fault phase, e.g. 0ms..2s")] = None,
     steps: Annotated[str | None, typer.Option(
         help="Latency faults move to each LATENCY at each TIME into the fault phase, e.g. 4s=500ms,8s=2s")] = None,
+    fault_at: Annotated[str | None, typer.Option(
+        "--at", help="The faults start this far into the fault phase, e.g. 4s (default at its start)")] = None,
+    fault_for: Annotated[str | None, typer.Option(
+        "--for", help="The faults last this long, e.g. 6s (default to the fault phase's end)")] = None,
+    latency_stream: Annotated[str | None, typer.Option(
+        help="The link latency faults delay: downstream (answers, default) or upstream (requests)")] = None,
     toxicity: Annotated[str | None, typer.Option(
         help="Share of connections the latency, blackhole and --toxic faults affect, e.g. 30% or 0.3 "
         "(default all)")] = None,
     llm_latency: Annotated[str | None, typer.Option(help="Latency added to LLM replies, e.g. 2s")] = None,
+    llm_jitter: Annotated[str | None, typer.Option(help="± jitter on the LLM latency, e.g. 500ms")] = None,
     llm_errors: Annotated[str | None, typer.Option(help="Share of LLM calls that fail (529), e.g. 30% or 0.3")] = None,
     llm_throttle: Annotated[str | None, typer.Option(
         help="Share of LLM calls answered 429 rate_limit_error (with retry-after), e.g. 20%")] = None,
@@ -260,8 +272,10 @@ def chaos(
 
     flags = ChaosFlags(
         dynamo_latency=dynamo_latency, dynamo_jitter=dynamo_jitter, dynamo_down=dynamo_down,
-        redis_latency=redis_latency, redis_down=redis_down, llm_latency=llm_latency, llm_errors=llm_errors,
-        llm_throttle=llm_throttle,
+        redis_latency=redis_latency, redis_jitter=redis_jitter, redis_down=redis_down, llm_latency=llm_latency,
+        llm_jitter=llm_jitter, llm_errors=llm_errors, llm_throttle=llm_throttle,
+        dynamo_throttle_code=dynamo_throttle_code, latency_stream=latency_stream, fault_at=fault_at,
+        fault_for=fault_for,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
         redis_readonly=redis_readonly, redis_flush=redis_flush, toxic=tuple(toxic or ()),
         dynamo_throttle=dynamo_throttle,

@@ -4,8 +4,10 @@ An experiment names the variant, the load, the phases, the faults and their
 schedule, SLO overrides, and what must come out ("the breaker must open", "the
 fault p99 stays under 300 ms"). It is validated against the JSON Schema
 shipped next to this module before anything starts; each error names its line
-and field. It maps onto the same flags as the command line (``ChaosFlags``), so
-a file can say nothing the flags cannot, and the two never drift apart.
+and field. It maps onto the same flags as the command line (``ChaosFlags``),
+one group of flags per fault, so a file can say nothing the flags cannot, the
+two never drift apart, and two faults of one kind keep their own values and
+schedules.
 
 The run's own verdict is written as usual. The experiment then judges its
 expectations against that verdict: exit 0 when every expectation is met, 1
@@ -111,25 +113,40 @@ def _validate(path: Path, data: dict[str, Any], node: yaml.Node | None) -> None:
         raise ExperimentError("\n".join(lines))
 
 
-def _fault_flags(faults: list[dict[str, Any]]) -> dict[str, Any]:
+SCHEDULE_KEYS = {"flap": "flap", "ramp": "ramp", "steps": "steps", "at": "fault_at", "for": "fault_for"}
+"""Schedule keys an experiment may give per fault or for all, and the flag each one means."""
+
+
+def _fault_flags(fault: dict[str, Any], schedule: dict[str, Any]) -> ChaosFlags:
+    """One fault entry as the flags of a command that gives only it, with its own schedule over the file's."""
     out: dict[str, Any] = {}
-    prefix = {"dynamodb": "dynamo", "redis": "redis", "llm": "llm"}
-    for fault in faults:
-        p, kind = prefix[fault["target"]], fault["kind"]
-        if kind == "latency":
-            out[f"{p}_latency"] = fault["latency"]
-            if "jitter" in fault:
-                out[f"{p}_jitter"] = fault["jitter"]
-        elif kind in ("down", "blackhole", "readonly", "flush"):
-            out[f"{p}_{kind}"] = True
-        elif kind in TOXIC_KINDS:  # the --toxic spelling, TARGET:KIND[=VALUE][@STREAM]
-            spec = f"{fault['target']}:{kind}" + (f"={fault['value']}" if "value" in fault else "")
-            out.setdefault("toxic", []).append(spec + (f"@{fault['stream']}" if "stream" in fault else ""))
-        else:  # throttle, errors
-            out[f"{p}_{kind}"] = str(fault["rate"])
-    if "toxic" in out:
-        out["toxic"] = tuple(out["toxic"])
-    return out
+    p, kind = {"dynamodb": "dynamo", "redis": "redis", "llm": "llm"}[fault["target"]], fault["kind"]
+    if kind == "latency":
+        out[f"{p}_latency"] = fault["latency"]
+        if "jitter" in fault:
+            out[f"{p}_jitter"] = fault["jitter"]
+        if "stream" in fault:
+            out["latency_stream"] = fault["stream"]
+    elif kind in ("down", "blackhole", "readonly", "flush"):
+        out[f"{p}_{kind}"] = True
+    elif kind in TOXIC_KINDS:  # the --toxic spelling, TARGET:KIND[=VALUE][@STREAM]
+        spec = f"{fault['target']}:{kind}" + (f"={fault['value']}" if "value" in fault else "")
+        out["toxic"] = (spec + (f"@{fault['stream']}" if "stream" in fault else ""),)
+    else:  # throttle, errors
+        out[f"{p}_{kind}"] = str(fault["rate"])
+        if "code" in fault:
+            out["dynamo_throttle_code"] = fault["code"]
+    # The file's schedule reaches each fault it can apply to: a ramp or steps only latency, a
+    # toxicity only the faults on a share of connections; the fault's own keys win.
+    shared = {k: v for k, v in schedule.items()
+              if not (k in ("ramp", "steps") and kind != "latency")
+              and not (k == "toxicity" and kind not in ("latency", "blackhole", *TOXIC_KINDS))}
+    for key, flag in SCHEDULE_KEYS.items():
+        if (value := fault.get(key, shared.get(key))) is not None:
+            out[flag] = str(value)
+    if (tox := fault.get("toxicity", shared.get("toxicity"))) is not None:
+        out["toxicity"] = str(tox)
+    return ChaosFlags(**out)
 
 
 def to_flags(data: dict[str, Any], report_dir: Path, slo_dir: Path) -> ChaosFlags:
@@ -141,11 +158,9 @@ def to_flags(data: dict[str, Any], report_dir: Path, slo_dir: Path) -> ChaosFlag
         "scenario": ",".join(load.get("scenarios", ["chat"])), "users": load.get("users"),
         "arrival_rate": load.get("arrival_rate"), "seed": load.get("seed"),
         "baseline": phases.get("baseline"), "fault": phases.get("fault"), "recovery": phases.get("recovery"),
-        "flap": (data.get("schedule") or {}).get("flap"), "ramp": (data.get("schedule") or {}).get("ramp"),
-        "steps": (data.get("schedule") or {}).get("steps"),
         "report_dir": report_dir,
-        "toxicity": None if (tox := (data.get("schedule") or {}).get("toxicity")) is None else str(tox),
-        **_fault_flags(data.get("faults", [])),
+        # one group per fault, so two faults of one kind keep their own values and schedules
+        "more_faults": tuple(_fault_flags(fault, data.get("schedule") or {}) for fault in data.get("faults", [])),
     }
     if data.get("slo"):
         slo_dir.mkdir(parents=True, exist_ok=True)
@@ -198,6 +213,9 @@ def judge(experiment: Experiment, run_dir: Path, run_exit: int,
     else:
         code = 3 if any(r.met is None for r in results) else 0
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(experiment.flags).items()}
+    default = asdict(ChaosFlags())  # each fault's group shows only what it sets
+    flags["more_faults"] = [{k: v for k, v in group.items() if v != default[k] and k != "report_dir"}
+                            for group in flags["more_faults"]]
     (run_dir / "experiment.json").write_text(json.dumps({
         "name": experiment.name, "description": experiment.description, "file": experiment.source,
         "variant": variant,

@@ -10,6 +10,7 @@ names the flag.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from harness.chaos.runner import (
     QUICK_USERS,
     ChaosOptions,
 )
-from harness.chaos.schedule import Flap
+from harness.chaos.schedule import Flap, Window
 from harness.chaos.target import TargetError, breaker_of_target, parse_breaker_flag
 from harness.durations import DurationError, parse_duration
 from harness.loadgen.locust_run import scenario_classes
@@ -45,6 +46,7 @@ from harness.stack.net import AddressError, require_loopback
 from harness.state import variant_problem
 
 MAX_USERS = 1000
+THROTTLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException")
 MAX_WORKERS = 64
 MAX_RUN_S = 3600.0
 MAX_REPEAT = 100
@@ -62,6 +64,7 @@ class ChaosFlags:
     dynamo_jitter: str | None = None
     dynamo_down: bool = False
     redis_latency: str | None = None
+    redis_jitter: str | None = None
     redis_down: bool = False
     dynamo_blackhole: bool = False
     redis_blackhole: bool = False
@@ -70,12 +73,17 @@ class ChaosFlags:
     toxicity: str | None = None
     toxic: tuple[str, ...] = ()
     dynamo_throttle: str | None = None
+    dynamo_throttle_code: str | None = None  # ProvisionedThroughputExceededException (default) or ThrottlingException
+    latency_stream: str | None = None  # the latency faults of this command delay this link (default downstream)
     flap: str | None = None
     ramp: str | None = None
     steps: str | None = None
+    fault_at: str | None = None    # the faults of this command start this far into the fault phase
+    fault_for: str | None = None   # ... and last this long (default: to the phase's end)
     dynamo_errors: str | None = None
     dynamo_timeouts: str | None = None
     llm_latency: str | None = None
+    llm_jitter: str | None = None
     llm_errors: str | None = None
     llm_throttle: str | None = None
     users: int | None = None
@@ -99,14 +107,16 @@ class ChaosFlags:
     home: Path | None = None
     experiment: Path | None = None  # only whether one was given matters here: the CLI loads it
     repeat: int = 1
+    more_faults: tuple[ChaosFlags, ...] = ()  # further fault groups, each with its own schedule (experiment files)
 
 
 # What an experiment file declares; the command line may not also set these.
 EXPERIMENT_OWNS = (
-    "dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_down", "llm_latency", "llm_errors",
-    "llm_throttle", "dynamo_blackhole", "redis_blackhole", "redis_readonly", "redis_flush", "toxicity", "toxic",
-    "dynamo_throttle", "dynamo_errors", "dynamo_timeouts", "flap", "ramp", "steps", "users", "arrival_rate",
-    "scenario", "baseline", "fault", "recovery", "slo",
+    "dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_jitter", "redis_down", "llm_latency",
+    "llm_jitter", "llm_errors", "llm_throttle", "dynamo_throttle_code", "latency_stream", "dynamo_blackhole",
+    "redis_blackhole", "redis_readonly", "redis_flush", "toxicity", "toxic", "dynamo_throttle", "dynamo_errors",
+    "dynamo_timeouts", "flap", "ramp", "steps", "fault_at", "fault_for", "users", "arrival_rate", "scenario",
+    "baseline", "fault", "recovery", "slo",
 )
 
 
@@ -148,16 +158,16 @@ def _proxy_faults(f: ChaosFlags, share: float, tail: str) -> tuple[list[Fault], 
     """DynamoDB, then Redis, then the LLM: latency, blackhole, down, in the order they are applied."""
     faults: list[Fault] = []
     labels: list[str] = []
-    dynamo_latency = f.dynamo_latency
-    if dynamo_latency is None and f.dynamo_jitter is not None:
-        dynamo_latency = "0ms"
+    stream = f.latency_stream or "downstream"
     for proxy, label, latency, jitter, blackhole, down in (
-        ("dynamodb", "dynamo", dynamo_latency, f.dynamo_jitter, f.dynamo_blackhole, f.dynamo_down),
-        ("redis", "redis", f.redis_latency, None, f.redis_blackhole, f.redis_down),
-        ("llm", "llm", f.llm_latency, None, False, False),
+        ("dynamodb", "dynamo", f.dynamo_latency, f.dynamo_jitter, f.dynamo_blackhole, f.dynamo_down),
+        ("redis", "redis", f.redis_latency, f.redis_jitter, f.redis_blackhole, f.redis_down),
+        ("llm", "llm", f.llm_latency, f.llm_jitter, False, False),
     ):
+        if latency is None and jitter is not None:
+            latency = "0ms"  # jitter alone: answers vary around no added latency
         if latency is not None:
-            faults.append(LatencyFault(proxy, _ms(latency), _ms(jitter or "0ms"), toxicity=share))
+            faults.append(LatencyFault(proxy, _ms(latency), _ms(jitter or "0ms"), toxicity=share, stream=stream))
             labels.append(f"{label}-latency-{latency}{tail}")
         if blackhole:
             faults.append(BlackholeFault(proxy, toxicity=share))
@@ -177,13 +187,22 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
             fault = parse_toxic(spec, share)
             faults.append(fault)
             labels.append(f"{fault.proxy.replace('dynamodb', 'dynamo')}-{fault.toxic_type.replace('_', '-')}{tail}")
+        if f.latency_stream is not None and not any(isinstance(x, LatencyFault) for x in faults):
+            raise UsageError("--latency-stream applies to latency faults: give --dynamo-latency, --redis-latency "
+                             "or --llm-latency too")
         if f.toxicity is not None and not any(isinstance(x, LatencyFault | ToxicFault) for x in faults):
             raise UsageError("--toxicity applies to latency, blackhole and --toxic faults: give one of them too")
-        for rate, code, label in ((f.dynamo_throttle, "ProvisionedThroughputExceededException", "dynamo-throttle"),
+        throttle_code = f.dynamo_throttle_code or "ProvisionedThroughputExceededException"
+        if throttle_code not in THROTTLE_CODES:
+            raise UsageError(f"--dynamo-throttle-code {throttle_code}: use one of {', '.join(THROTTLE_CODES)}")
+        if f.dynamo_throttle_code is not None and f.dynamo_throttle is None:
+            raise UsageError("--dynamo-throttle-code names the error of --dynamo-throttle: give that too")
+        for rate, code, label in ((f.dynamo_throttle, throttle_code, "dynamo-throttle"),
                                   (f.dynamo_errors, "InternalServerError", "dynamo-errors")):
             if rate is not None:
                 faults.append(DynamoErrorFault(parse_rate(rate), code))
-                labels.append(f"{label}-{rate.rstrip('%')}")
+                labels.append(f"{label}-{rate.rstrip('%')}" + ("-throttling-exception" if code == "ThrottlingException"
+                                                               else ""))
         if f.dynamo_timeouts is not None:
             count, every = parse_burst(f.dynamo_timeouts)
             faults.append(DynamoTimeoutsFault(count, every))
@@ -260,6 +279,77 @@ def parse_flap(f: ChaosFlags, faults: list[Fault]) -> Flap | None:
         return Flap.parse(f.flap)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def parse_window(f: ChaosFlags, faults: list[Fault], flap: Flap | None, fault_s: float) -> tuple[Window, str]:
+    """``--at`` and ``--for``: when, inside the fault phase, the faults of this command are in force."""
+    if f.fault_at is None and f.fault_for is None:
+        return Window(flap=flap), ""
+    if not faults:
+        raise UsageError("--at and --for apply to the faults of this command: give at least one fault too")
+    try:
+        at = parse_duration(f.fault_at) if f.fault_at is not None else 0.0
+        lasts = parse_duration(f.fault_for) if f.fault_for is not None else None
+    except DurationError as exc:
+        raise UsageError(f"--at/--for: {exc}") from None
+    if not 0 <= at < fault_s:
+        raise UsageError(f"--at {f.fault_at}: must fall inside the {fault_s:g} s fault phase")
+    if lasts is not None and (lasts < 0.2 or at + lasts > fault_s + 1e-9):
+        raise UsageError(f"--for {f.fault_for}: at least 200ms, and ending inside the {fault_s:g} s fault phase "
+                         f"(it starts at +{at:g}s)")
+    label = (f"-at-{f.fault_at}" if f.fault_at is not None else "") + (
+        f"-for-{f.fault_for}" if f.fault_for is not None else "")
+    return Window(at, lasts, flap), label
+
+
+def parse_fault_groups(f: ChaosFlags, fault_s: float) -> tuple[list[Fault], str]:
+    """Every fault of the run, each with its window, and the run's label.
+
+    The command's own flags are one group; an experiment file makes one group
+    per fault, so several faults of one kind, each on its own schedule, keep
+    their own settings instead of collapsing into one flag.
+    """
+    faults: list[Fault] = []
+    labels: list[str] = []
+    for group in (f, *f.more_faults):
+        mine, label = parse_faults(group)
+        label += parse_ramp(group, mine)
+        flap = parse_flap(group, mine)
+        if flap is not None:
+            label += f"-flap-{flap.on_s:g}s-{flap.off_s:g}s"
+        label += parse_steps(group, mine, fault_s)
+        window, when = parse_window(group, mine, flap, fault_s)
+        for fault in mine:
+            fault.window = window
+        faults += mine
+        if mine:
+            labels.append(label + when)
+    number_slots(faults)
+    check_held_settings(faults, fault_s)
+    return faults, "+".join(labels) or "no-fault"
+
+
+def number_slots(faults: list[Fault]) -> None:
+    """A second fault of one kind on one proxy gets slot 2 (and so on), so its toxic has a name of its own."""
+    seen: Counter[tuple[str, str]] = Counter()
+    for fault in faults:
+        key = (type(fault).__name__, fault.proxy)
+        seen[key] += 1
+        fault.slot = str(seen[key]) if seen[key] > 1 else ""
+
+
+def check_held_settings(faults: list[Fault], fault_s: float) -> None:
+    """Two faults that set the same one-valued setting (a proxy's enabled flag, a stand-in's error mode)
+    may not be in force at once: the second would overwrite the first, and the first's rollback end the second."""
+    for i, a in enumerate(faults):
+        for b in faults[i + 1:]:
+            if not a.holds or (a.proxy, a.holds) != (b.proxy, b.holds):
+                continue
+            (a0, a1), (b0, b1) = a.window.bounds(0.0, fault_s), b.window.bounds(0.0, fault_s)
+            if a0 < b1 and b0 < a1:
+                raise UsageError(f"{a.describe()} and {b.describe()} overlap in time, and both set {a.proxy}'s "
+                                 f"{a.holds}, which holds one value at a time: give them windows that do not "
+                                 "overlap (at and for)")
 
 
 def parse_phases(f: ChaosFlags) -> tuple[tuple[float, float, float], float]:
@@ -377,19 +467,14 @@ def build_options(f: ChaosFlags) -> tuple[ChaosOptions, Slo]:
     users = check_sizes(f)
     scenarios = parse_scenarios(f)
     slo = load_slo_flag(f.slo)
-    faults, label = parse_faults(f)
-    label += parse_ramp(f, faults)
-    flap = parse_flap(f, faults)
-    if flap is not None:
-        label += f"-flap-{flap.on_s:g}s-{flap.off_s:g}s"
     phases, period = parse_phases(f)
-    label += parse_steps(f, faults, phases[1])
+    faults, label = parse_fault_groups(f, phases[1])
     target, toxiproxy = check_endpoints(f, bool(faults))
     timings = breaker_timings(f, target)
     check_repeat(f)
     drain = slo.f("durability", "drain_timeout_s")
     opts = ChaosOptions(
-        faults=faults, fault_label=label, variant=f.variant, scenarios=scenarios, flap=flap,
+        faults=faults, fault_label=label, variant=f.variant, scenarios=scenarios,
         users=users, arrival_rate=f.arrival_rate, phases=phases,
         breaker=timings, alarm_period_s=period, slo_path=f.slo,
         report_dir=f.report_dir, target=target, toxiproxy_url=toxiproxy, workers=f.workers, quick=f.quick,

@@ -34,7 +34,6 @@ from rich.table import Table
 from harness.breaker_timings import DESIGN, BreakerTimings
 from harness.chaos import evidence
 from harness.chaos.faults import Fault
-from harness.chaos.schedule import Flap
 from harness.chaos.target import external_components
 from harness.loadgen.live import LiveStats
 from harness.loadgen.locust_run import LoadPlan, LocustRun
@@ -52,6 +51,16 @@ DESIGN_PHASES = (20.0, 60.0, 40.0)
 QUICK_PHASES = (8.0, 14.0, 10.0)
 QUICK_USERS = 20
 QUICK_THINK_S = 0.2
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One change of one fault's schedule: at ``ts`` fault ``index`` goes on or off, for its window or its flap."""
+
+    ts: float
+    index: int
+    on: bool
+    why: str  # window | flap
 
 
 class RunAborted(RuntimeError):
@@ -85,7 +94,6 @@ class ChaosOptions:
     drain_timeout_s: float = 60.0
     abort_window_s: float = 3.0
     abort_min_requests: int = 5
-    flap: Flap | None = None  # the faults come and go inside the fault phase
 
 
 @dataclass
@@ -115,7 +123,7 @@ class ChaosRun:
         self.run_dir = opts.report_dir.resolve() / make_run_id(opts.variant, opts.fault_label)
         self.timeline: list[dict[str, Any]] = []
         self.applied: list[Fault] = []
-        self.flap_edges: list[tuple[float, bool]] = []  # (when, on afterwards), due first
+        self.edges: list[Edge] = []  # every fault's schedule inside the fault phase, due first
         self.rollback_errors: list[str] = []
         self.own_stack_home: Path | None = None
         self.state: StackState | None = None
@@ -166,32 +174,36 @@ class ChaosRun:
         self.timeline.append({"ts": now, "phase": phase, "action": action, **fields})
         return now
 
-    def _apply_faults(self, client: ToxiproxyClient | None) -> None:
-        for fault in self.opts.faults:
+    def _apply_one(self, client: ToxiproxyClient | None, fault: Fault) -> None:
+        if client is None:
+            raise ToxiproxyError("no Toxiproxy to inject faults through (use --toxiproxy URL)")
+        fault.tag = self.tag
+        if fault.disables_proxy and self.registration is not None and fault.proxy not in self.registration.disabled:
+            # recorded before the proxy goes down, so a kill -9 in between is still undone later
+            self.registration.disabled.append(fault.proxy)
+            self.registry.save(self.registration)
+        self.fault_window.setdefault("start", time.time())
+        done = fault.apply(client)
+        self.applied.append(fault)
+        self._mark("apply", "fault", fault=fault.describe(), **done)
+
+    def _remove_one(self, client: ToxiproxyClient | None, fault: Fault, phase: str) -> None:
+        self.applied.remove(fault)
+        try:
             if client is None:
-                raise ToxiproxyError("no Toxiproxy to inject faults through (use --toxiproxy URL)")
-            fault.tag = self.tag
-            if fault.disables_proxy and self.registration is not None and fault.proxy not in self.registration.disabled:
-                # recorded before the proxy goes down, so a kill -9 in between is still undone later
-                self.registration.disabled.append(fault.proxy)
-                self.registry.save(self.registration)
-            done = fault.apply(client)
-            self.applied.append(fault)
-            self._mark("apply", "fault", fault=fault.describe(), **done)
+                raise ToxiproxyError("no Toxiproxy client")
+            done = fault.rollback(client)
+            self.fault_window["end"] = self._mark("remove", phase, fault=fault.describe(), **done)
+        except Exception as exc:
+            message = f"ROLLBACK FAILED for {fault.describe()}: {exc}"
+            self.rollback_errors.append(message)
+            self._mark("rollback_failed", "recovery", fault=fault.describe(), error=str(exc))
+            self.console.print(f"[bold red]{message}[/]")
 
     def _rollback(self, client: ToxiproxyClient | None, phase: str = "recovery") -> None:
+        """Remove every fault still in force, the last applied first."""
         while self.applied:
-            fault = self.applied.pop()
-            try:
-                if client is None:
-                    raise ToxiproxyError("no Toxiproxy client")
-                done = fault.rollback(client)
-                self._mark("remove", phase, fault=fault.describe(), **done)
-            except Exception as exc:
-                message = f"ROLLBACK FAILED for {fault.describe()}: {exc}"
-                self.rollback_errors.append(message)
-                self._mark("rollback_failed", "recovery", fault=fault.describe(), error=str(exc))
-                self.console.print(f"[bold red]{message}[/]")
+            self._remove_one(client, self.applied[-1], phase)
 
     # -- main ------------------------------------------------------------------
     def execute(self) -> ChaosResult:
@@ -361,20 +373,17 @@ class ChaosRun:
                 now = time.time()
                 if current == "baseline" and now >= bounds[1][1]:
                     current = "fault"
-                    self.fault_window["scheduled_start"] = bounds[1][1]
-                    self.fault_window["start"] = time.time()
-                    self._apply_faults(client)
+                    self._plan_faults(bounds[1][1], bounds[2][1])
+                    self._schedule_step(client, bounds[1][1])
+                    self.fault_window.setdefault("start", time.time())  # a run without faults
                     self._mark("phase_start", "fault")
-                    if opts.flap is not None:
-                        self.flap_edges = opts.flap.edges(bounds[1][1], bounds[2][1])
                 if current == "fault":
-                    self._flap_step(client)
-                    self._tick_faults(client, (time.time() - bounds[1][1]) / max(fault_s, 1e-9))
+                    self._schedule_step(client, bounds[1][1])
+                    self._tick_faults(client, bounds[1][1], bounds[2][1])
                 if current == "fault" and now >= bounds[2][1]:
                     current = "recovery"
-                    self.fault_window["scheduled_end"] = bounds[2][1]
-                    self.fault_window["end"] = time.time()
                     self._rollback(client)
+                    self.fault_window.setdefault("end", time.time())
                     self._mark("phase_start", "recovery")
                 if now >= bounds[2][2]:
                     break
@@ -384,32 +393,45 @@ class ChaosRun:
                     self._check_alive(stats, now - t0)
                 live.update(self._panel(current, stats, t0, total))
                 # Wake up exactly at the next boundary, so a fault starts on schedule.
-                edges = [bounds[1][1], bounds[2][1], bounds[2][2], *(t for t, _ in self.flap_edges[:1])]
+                edges = [bounds[1][1], bounds[2][1], bounds[2][2], *(e.ts for e in self.edges[:1])]
                 upcoming = [b for b in edges if b > time.time()]
                 time.sleep(max(0.0, min([0.1, *(b - time.time() for b in upcoming)])))
         self._mark("phase_end", "recovery")
         self._stop_load()
 
-    def _tick_faults(self, client: ToxiproxyClient | None, progress: float) -> None:
-        """Let scheduled faults (a latency ramp) follow the clock; each change goes in the timeline."""
+    def _plan_faults(self, start: float, end: float) -> None:
+        """Every fault's window and flap as one list of edges, and when the faults were due to start and end."""
+        self.edges = sorted((Edge(ts, i, on, why) for i, fault in enumerate(self.opts.faults)
+                             for ts, on, why in fault.window.edges(start, end)), key=lambda e: (e.ts, e.index))
+        spans = [fault.window.bounds(start, end) for fault in self.opts.faults]
+        self.fault_window["scheduled_start"] = min((a for a, _ in spans), default=start)
+        self.fault_window["scheduled_end"] = max((b for _, b in spans), default=end)
+
+    def _tick_faults(self, client: ToxiproxyClient | None, start: float, end: float) -> None:
+        """Let scheduled faults (a ramp) follow the clock, each over its own window; changes go in the timeline."""
         if client is None:
             return
-        for fault in self.applied:
+        for fault in list(self.applied):
+            on_at, off_at = fault.window.bounds(start, end)
+            progress = (time.time() - on_at) / max(off_at - on_at, 1e-9)
             changed = fault.tick(client, progress)
             if changed:
                 self._mark("update", "fault", fault=fault.describe(), progress=round(progress, 4), **changed)
 
-    def _flap_step(self, client: ToxiproxyClient | None) -> None:
-        """Apply or remove the faults at each due flap edge, recording how late the change landed."""
-        while self.flap_edges and time.time() >= self.flap_edges[0][0]:
-            scheduled, on = self.flap_edges.pop(0)
-            if on:
-                self._apply_faults(client)
-            else:
-                self._rollback(client, phase="fault")
-            landed = time.time()
-            self._mark("flap_on" if on else "flap_off", "fault", scheduled_ts=scheduled,
-                       late_ms=round((landed - scheduled) * 1000.0, 3))
+    def _schedule_step(self, client: ToxiproxyClient | None, phase_start: float) -> None:
+        """Apply or remove each fault at its due edges, recording how late each change landed."""
+        while self.edges and time.time() >= self.edges[0].ts:
+            edge = self.edges.pop(0)
+            fault = self.opts.faults[edge.index]
+            if edge.on and fault not in self.applied:
+                self._apply_one(client, fault)
+            elif not edge.on and fault in self.applied:
+                self._remove_one(client, fault, "fault")
+            if edge.why == "window" and edge.ts <= phase_start + 1e-6:
+                continue  # the fault phase's own start: its apply is the record
+            action = f"{edge.why}_{'on' if edge.on else 'off'}"
+            self._mark(action, "fault", fault=fault.describe(), scheduled_ts=edge.ts,
+                       late_ms=round((time.time() - edge.ts) * 1000.0, 3))
 
     def _check_alive(self, stats: LiveStats, elapsed: float) -> None:
         """End the run when the first seconds of the baseline brought nothing but failed requests."""
@@ -498,7 +520,9 @@ class ChaosRun:
             "fault": {
                 "kind": opts.fault_label,
                 "faults": [f.describe() for f in opts.faults],
-                "schedule": opts.flap.describe() if opts.flap else "constant",
+                "schedule": _schedule_text(opts.faults),
+                "windows": [{"fault": f.describe(), "at_s": f.window.at_s, "for_s": f.window.for_s,
+                             "flap": f.window.flap.describe() if f.window.flap else None} for f in opts.faults],
                 "start": self.fault_window.get("start"),
                 "end": self.fault_window.get("end"),
                 "scheduled_start": self.fault_window.get("scheduled_start"),
@@ -532,6 +556,14 @@ class ChaosRun:
         if self.aborted:
             headline = f"FAIL: {self.aborted['reason']}"
         return ChaosResult(self.run_dir, code == 0, code, summary, self.rollback_errors, headline)
+
+
+def _schedule_text(faults: list[Fault]) -> str:
+    """``constant``, the one schedule all faults share, or each fault's own."""
+    shown = {f.window.describe() for f in faults}
+    if len(shown) <= 1:
+        return shown.pop() if shown else "constant"
+    return "; ".join(f"{f.describe()}: {f.window.describe()}" for f in faults)
 
 
 def _host_port(url: str) -> tuple[str, int]:

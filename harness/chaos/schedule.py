@@ -1,4 +1,4 @@
-"""When the faults of a run are in force inside the fault phase: all of it, or flapping.
+"""When each fault of a run is in force inside the fault phase: all of it, a window of it, or flapping.
 
 A breaker rule such as "5 failures within 10 s" is only tested when failures
 come and go. ``--flap 2s/3s`` applies the run's faults for 2 s, removes them for
@@ -47,3 +47,49 @@ class Flap:
 
     def describe(self) -> str:
         return f"flapping {self.on_s:g}s on / {self.off_s:g}s off"
+
+
+@dataclass(frozen=True)
+class Window:
+    """When one fault is in force: from ``at_s`` into the fault phase, for ``for_s`` (None: to its end), maybe flapping.
+
+    Why per fault: real incidents overlap (Redis fails over while DynamoDB is
+    slow), so each fault keeps its own window; ``--at``, ``--for`` and ``--flap``
+    set it for the faults of a command, an experiment file for each fault.
+    """
+
+    at_s: float = 0.0
+    for_s: float | None = None
+    flap: Flap | None = None
+
+    def bounds(self, start: float, end: float) -> tuple[float, float]:
+        """When the window opens and closes, clipped to the fault phase [start, end)."""
+        on_at = min(start + self.at_s, end)
+        off_at = end if self.for_s is None else min(end, on_at + self.for_s)
+        return on_at, off_at
+
+    def edges(self, start: float, end: float) -> list[tuple[float, bool, str]]:
+        """Every change inside the fault phase: (when, on afterwards, why: ``window`` or ``flap``).
+
+        The phase's own end is not an edge: the runner removes whatever is left then.
+        """
+        on_at, off_at = self.bounds(start, end)
+        if on_at >= end - 1e-6:
+            return []
+        out: list[tuple[float, bool, str]] = [(on_at, True, "window")]
+        if self.flap is not None:
+            out += [(t, on, "flap") for t, on in self.flap.edges(on_at, off_at)]
+        if off_at < end - 1e-6 and out[-1][1]:
+            out.append((off_at, False, "window"))
+        return out
+
+    def is_constant(self) -> bool:
+        return self.at_s == 0 and self.for_s is None and self.flap is None
+
+    def describe(self) -> str:
+        parts = []
+        if self.at_s or self.for_s is not None:
+            parts.append(f"from +{self.at_s:g}s" + (f" for {self.for_s:g}s" if self.for_s is not None else ""))
+        if self.flap is not None:
+            parts.append(self.flap.describe())
+        return ", ".join(parts) or "constant"

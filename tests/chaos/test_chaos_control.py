@@ -82,6 +82,7 @@ def test_interrupt_during_fault_rolls_back_and_stops_load(stack: dict[str, Any],
     assert httpx.get(stack["components"]["service"]["url"] + "/healthz", timeout=5).status_code == 200
 
 
+@pytest.mark.long
 def test_external_target_and_toxiproxy(stack: dict[str, Any], tmp_path: Path) -> None:
     comps = stack["components"]
     result = run_harness(

@@ -158,9 +158,16 @@ def test_redis_down_degrades_to_dynamodb_reads_without_stateless(tmp_path: Path)
     reads = [e for e in events(run, "memory_read") if e["store"] == "dynamodb" and e["outcome"] == "ok"]
     assert any(fault["start"] + 0.5 <= e["ts"] <= fault["end"] for e in reads)
     assert checks(run)["alarms.stateless.baseline_silent"]["passed"] is True
-    if proc.returncode == 0:  # the breaker stayed closed: DynamoDB-only reads, never stateless
-        assert all(r["level"] in (0, 1) for r in recs if r["status"] == 200)
-        assert not [r for r in recs if r["memory_mode"] in ("stateless", "fallback")]
+    # Never stateless (level 2): that needs Redis back but empty. Level 3 (no context) is a
+    # turn whose DynamoDB read failed too, which a busy machine's own timer can cause, so
+    # each one must have such a failure logged for its session while it was being served.
+    assert not [r for r in recs if r["memory_mode"] == "stateless"]
+    failed_reads = [(e["session_id"], e["ts"]) for e in events(run, "memory_read")
+                    if e["store"] == "dynamodb" and e["outcome"] != "ok"]
+    for r in recs:
+        if r["status"] == 200 and r["level"] == 3:
+            assert any(sid == r["session_id"] and r["start"] <= ts <= r["ts"] for sid, ts in failed_reads), r
+    if not [r for r in recs if r["status"] == 200 and r["level"] >= 2]:
         assert verdict(run)["analyzers"]["alarms"]["alarms"]["stateless"]["fired_at_rel"] == []
 
 
@@ -224,6 +231,7 @@ def test_analyze_rejects_a_non_run_directory(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "not a run directory" in proc.stderr
 
 
+@pytest.mark.long
 def test_zipf_traffic_is_hot_though_its_keys_hash_evenly_with_distributed_workers(tmp_path: Path) -> None:
     proc, run = chaos(tmp_path, "--scenario", "zipf", "--workers", "2")
     assert proc.returncode == 1, (run / "summary.md").read_text()
@@ -241,6 +249,7 @@ def test_zipf_traffic_is_hot_though_its_keys_hash_evenly_with_distributed_worker
     assert {r["scenario"] for r in recs} == {"zipf"}
 
 
+@pytest.mark.long
 def test_llm_errors_come_from_the_standin_and_slow_the_fault_phase(tmp_path: Path) -> None:
     proc, run = chaos(tmp_path, "--llm-errors", "30%", "--baseline", "4s", "--fault", "6s", "--recovery", "4s")
     # The design promises nothing about a failing LLM: retries push the fault p99 past its target.
@@ -257,6 +266,7 @@ def test_llm_errors_come_from_the_standin_and_slow_the_fault_phase(tmp_path: Pat
     assert {r["memory_mode"] for r in records(run) if r["status"] == 200} == {"full"}
 
 
+@pytest.mark.long
 def test_seed_fails_turns_when_dynamodb_is_down(tmp_path: Path) -> None:
     proc, run = chaos(tmp_path, "--dynamo-down", "--variant", "seed", "--baseline", "4s", "--fault", "6s",
                       "--recovery", "4s")

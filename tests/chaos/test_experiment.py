@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness.chaos.experiment import Experiment, ExperimentError, judge, load_experiment
+from harness.chaos.faults import LatencyFault
 from harness.chaos.flags import ChaosFlags, UsageError, build_options, with_experiment
+from harness.chaos.schedule import Flap
 
 LIBRARY = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.yaml"))
 
@@ -34,7 +36,64 @@ def test_the_flags_mean_what_the_file_says(tmp_path: Path) -> None:
     opts, _ = build_options(with_experiment(ChaosFlags(report_dir=tmp_path), exp.flags))
     assert [f.describe() for f in opts.faults] == ["dynamodb blackhole on 30% of connections"]
     flap = load_experiment(LIBRARY[0].with_name("flapping-network.yaml"), tmp_path)
-    assert build_options(with_experiment(ChaosFlags(), flap.flags))[0].flap is not None
+    flapping = build_options(with_experiment(ChaosFlags(), flap.flags))[0].faults
+    assert [f.window.flap for f in flapping] == [Flap(2.0, 3.0)]
+
+
+def test_each_fault_keeps_its_own_values_and_schedule(tmp_path: Path) -> None:
+    # Two latencies on DynamoDB, Redis down in a window, throttling as ThrottlingException:
+    # nothing collapses into one flag, and the file's schedule reaches only the faults it fits.
+    path = tmp_path / "multi.yaml"
+    path.write_text("""name: multi
+quick: true
+faults:
+  - {target: dynamodb, kind: latency, latency: 2s, flap: 2s/3s}
+  - {target: dynamodb, kind: latency, latency: 100ms, jitter: 50ms, stream: upstream, at: 6s, for: 4s}
+  - {target: redis, kind: down, at: 3s, for: 4s}
+  - {target: redis, kind: latency, latency: 300ms, jitter: 100ms}
+  - {target: dynamodb, kind: throttle, rate: 20%, code: ThrottlingException, at: 10s}
+schedule: {toxicity: 50%}
+""")
+    exp = load_experiment(path, tmp_path)
+    opts, _ = build_options(with_experiment(ChaosFlags(report_dir=tmp_path), exp.flags))
+    assert [f.describe() for f in opts.faults] == [
+        "dynamodb latency 2000ms on 50% of connections",
+        "dynamodb latency 100ms ± 50ms (upstream) on 50% of connections",
+        "redis down",
+        "redis latency 300ms ± 100ms on 50% of connections",
+        "dynamodb ThrottlingException on 20% of calls",
+    ]
+    assert [(f.window.at_s, f.window.for_s, f.window.flap) for f in opts.faults] == [
+        (0.0, None, Flap(2.0, 3.0)), (6.0, 4.0, None), (3.0, 4.0, None), (0.0, None, None), (10.0, None, None)]
+    first, second = opts.faults[0], opts.faults[1]
+    first.tag = second.tag = "run"
+    assert isinstance(first, LatencyFault) and isinstance(second, LatencyFault)
+    assert (first.toxic_name, second.toxic_name) == ("harness_run_dynamodb_latency", "harness_run_dynamodb_latency_2")
+    assert opts.fault_label.startswith("dynamo-latency-2s-50pct-flap-2s-3s+dynamo-latency-100ms-50pct-at-6s-for-4s+")
+
+
+@pytest.mark.parametrize(("faults", "message"), [
+    ("  - {target: dynamodb, kind: down}\n  - {target: dynamodb, kind: down, at: 5s}\n", "overlap in time"),
+    ("  - {target: dynamodb, kind: throttle, rate: 5%}\n  - {target: dynamodb, kind: errors, rate: 5%, at: 2s}\n",
+     "both set dynamodb's errors"),
+    ("  - {target: dynamodb, kind: down, at: 20s}\n", "must fall inside the 14 s fault phase"),
+    ("  - {target: dynamodb, kind: down, at: 10s, for: 5s}\n", "ending inside the 14 s fault phase"),
+])
+def test_faults_that_cannot_run_together_are_refused_before_the_run(tmp_path: Path, faults: str,
+                                                                    message: str) -> None:
+    path = tmp_path / "clash.yaml"
+    path.write_text("name: clash\nquick: true\nfaults:\n" + faults)
+    exp = load_experiment(path, tmp_path)
+    with pytest.raises(UsageError, match=message):
+        build_options(with_experiment(ChaosFlags(report_dir=tmp_path), exp.flags))
+
+
+def test_one_setting_held_in_turn_is_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "turns.yaml"
+    path.write_text("name: turns\nquick: true\nfaults:\n  - {target: dynamodb, kind: down, for: 4s}\n"
+                    "  - {target: dynamodb, kind: down, at: 8s, for: 4s}\n")
+    opts, _ = build_options(with_experiment(ChaosFlags(report_dir=tmp_path), load_experiment(path, tmp_path).flags))
+    assert [f.slot for f in opts.faults] == ["", "2"]
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -85,7 +144,7 @@ def test_expectations_decide_the_exit_code(tmp_path: Path) -> None:
              latency__fault__p99=("pass", 400.0))
     assert judge(exp, tmp_path, 3)[0] == 3
     stored = json.loads((tmp_path / "experiment.json").read_text())
-    assert stored["name"] == "dynamo-slow" and stored["resolved_flags"]["dynamo_latency"] == "2s"
+    assert stored["name"] == "dynamo-slow" and stored["resolved_flags"]["more_faults"] == [{"dynamo_latency": "2s"}]
     seed = Experiment(exp.name, exp.description, with_experiment(ChaosFlags(variant="seed"), exp.flags),
                       exp.expectations, exp.source)
     _verdict(tmp_path, requests__fault__failed=("pass", 0), latency__fault__p99=("fail", 2200.0))
@@ -109,7 +168,7 @@ def test_stream_faults_in_a_file_mean_the_toxic_flag(tmp_path: Path) -> None:
     path.write_text("name: crash\nfaults:\n  - {target: dynamodb, kind: reset_peer, stream: upstream}\n"
                     "  - {target: redis, kind: bandwidth, value: 5}\n")
     exp = load_experiment(path, tmp_path)
-    assert exp.flags.toxic == ("dynamodb:reset_peer@upstream", "redis:bandwidth=5")
+    assert [g.toxic for g in exp.flags.more_faults] == [("dynamodb:reset_peer@upstream",), ("redis:bandwidth=5",)]
     opts, _ = build_options(exp.flags)
     assert [f.describe() for f in opts.faults] == ["dynamodb reset_peer 0ms (upstream)",
                                                    "redis bandwidth 5KB/s (downstream)"]
@@ -119,6 +178,20 @@ def test_llm_throttling_in_a_file_means_the_llm_throttle_flag(tmp_path: Path) ->
     path = tmp_path / "e.yaml"
     path.write_text("name: overload\nfaults:\n  - {target: llm, kind: throttle, rate: 20%}\n")
     exp = load_experiment(path, tmp_path)
-    assert exp.flags.llm_throttle == "20%"
+    assert [g.llm_throttle for g in exp.flags.more_faults] == ["20%"]
     opts, _ = build_options(exp.flags)
     assert [f.describe() for f in opts.faults] == ["llm throttled 20% (429)"]
+
+
+def test_the_readme_example_is_a_valid_experiment_that_means_what_it_says(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.yaml"
+    path.write_text(example)
+    exp = load_experiment(path, tmp_path)
+    opts, _ = build_options(with_experiment(ChaosFlags(report_dir=tmp_path), exp.flags))
+    assert [(f.describe(), f.window.describe()) for f in opts.faults] == [
+        ("dynamodb latency 2000ms", "flapping 2s on / 3s off"), ("redis down", "from +4s for 3s")]
+    # the library's file of the same name declares the same faults
+    library = load_experiment(LIBRARY[0].with_name(f"{exp.name}.yaml"), tmp_path)
+    assert [g.__dict__ for g in library.flags.more_faults] == [g.__dict__ for g in exp.flags.more_faults]

@@ -70,6 +70,7 @@ def test_a_sub_timeout_latency_keeps_the_breaker_closed_and_the_report_says_who_
     assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
 
 
+@pytest.mark.long
 def test_throttling_is_dynamodbs_own_answer_and_the_report_names_it(tmp_path: Path) -> None:
     proc, run = chaos(tmp_path, "--dynamo-throttle", "20%", "--seed", "4")
     found = checks(run)
@@ -94,6 +95,7 @@ def test_throttling_is_dynamodbs_own_answer_and_the_report_names_it(tmp_path: Pa
     assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]]
 
 
+@pytest.mark.long
 def test_a_flapping_fault_is_applied_and_removed_on_schedule(tmp_path: Path) -> None:
     proc, run = chaos(tmp_path, "--dynamo-latency", "2s", "--flap", "2s/3s", "--seed", "4")
     timeline = json.loads((run / "timeline.json").read_text())
@@ -159,3 +161,52 @@ def test_intermittent_timeouts_never_open_either_breaker(tmp_path: Path) -> None
     assert not [t for t in events(run, "breaker_transition") if t["to"] == "open"]
     waited = [e for e in _fault_calls(run) if e.get("event") == "memory_write" and float(e["latency_ms"]) >= 900]
     assert 3 <= len(waited) <= 6, waited  # the held puts, each a user's turn waiting ~1 s
+
+
+def test_overlapping_fault_windows_stack_on_the_wire_each_on_its_own_schedule(tmp_path: Path) -> None:
+    """Two latencies on DynamoDB with windows that overlap, and Redis flapping beside them.
+
+    The wire tap on the dynamodb proxy is the evidence: calls take about 60 ms
+    in the first window, about 120 ms where both are in force, 60 ms again
+    after the first ends, and nothing added once both have ended.
+    """
+    from harness.analyzers import load_run
+    from harness.analyzers.dynamo_calls import from_wire
+
+    experiment = tmp_path / "overlap.yaml"
+    experiment.write_text("""name: overlap
+quick: true
+load: {users: 10, seed: 6}
+faults:
+  - {target: dynamodb, kind: latency, latency: 60ms, at: 1s, for: 4s}
+  - {target: dynamodb, kind: latency, latency: 60ms, at: 3s, for: 4s}
+  - {target: redis, kind: latency, latency: 20ms, flap: 2s/2s, at: 2s, for: 8s}
+""")
+    proc, run = chaos(tmp_path, "--experiment", str(experiment))
+    assert proc.returncode == {"pass": 0, "fail": 1, "inconclusive": 3}[verdict(run)["outcome"]], proc.stderr
+    timeline = json.loads((run / "timeline.json").read_text())
+    phase = next(t["ts"] for t in timeline if t["action"] == "phase_start" and t["phase"] == "fault")
+    applies = [t for t in timeline if t["action"] == "apply"]
+    # each fault's own toxic: the second latency on the same proxy has a name of its own
+    names = [t["toxic"] for t in applies if t["proxy"] == "dynamodb"]
+    assert len(names) == 2 and names[1] == names[0] + "_2", names
+    marks = [(t["action"], round(t["scheduled_ts"] - phase, 1), t["late_ms"]) for t in timeline
+             if t["action"] in ("window_on", "window_off", "flap_on", "flap_off")]
+    assert [(a, at) for a, at, _ in marks] == [
+        ("window_on", 1.0), ("window_on", 2.0), ("window_on", 3.0), ("flap_off", 4.0), ("window_off", 5.0),
+        ("flap_on", 6.0), ("window_off", 7.0), ("flap_off", 8.0)], marks
+    assert all(0 <= late < 250 for _, _, late in marks), marks
+    removes = [t for t in timeline if t["action"] == "remove"]
+    assert len(removes) == len(applies) == 4  # Redis twice (flapping), each DynamoDB latency once
+    assert checks(run)["run.rollback"]["outcome"] == "pass"
+
+    calls = from_wire(load_run(run).wire)
+
+    def median_ms(lo: float, hi: float) -> float:
+        inside = calls[(calls["start"] >= phase + lo) & (calls["start"] < phase + hi) & calls["ok"]]
+        assert len(inside) >= 5, (lo, hi, len(inside))
+        return float(inside["latency_ms"].median())
+    one, both, again, after = median_ms(1.3, 2.9), median_ms(3.3, 4.9), median_ms(5.3, 6.9), median_ms(8.0, 14.0)
+    assert 55 <= one < both - 40 and both >= 115, (one, both)
+    assert 55 <= again < both - 40, (again, both)
+    assert after < 55, after

@@ -76,7 +76,7 @@ def test_blackhole_and_toxicity_become_faults_with_their_effect() -> None:
     assert opts.fault_label == "dynamo-latency-150ms-30pct+dynamo-blackhole-30pct"
     latency, blackhole = opts.faults
     assert isinstance(latency, LatencyFault) and isinstance(blackhole, BlackholeFault)
-    assert latency.effect() == {"latency_ms": 150, "jitter_ms": 0, "toxicity": 0.3}
+    assert latency.effect() == {"latency_ms": 150, "jitter_ms": 0, "toxicity": 0.3, "stream": "downstream"}
     assert blackhole.effect() == {"blackhole": True, "toxicity": 0.3}
     assert "blackhole on 30% of connections" in blackhole.describe()
     latency.tag = blackhole.tag = "r1"
@@ -85,11 +85,22 @@ def test_blackhole_and_toxicity_become_faults_with_their_effect() -> None:
 
 
 def test_dynamodb_api_errors_become_stand_in_faults() -> None:
-    opts, _ = build_options(ChaosFlags(dynamo_throttle="20%", dynamo_errors="0.05", quick=True))
-    assert opts.fault_label == "dynamo-throttle-20+dynamo-errors-0.05"
-    throttle, errors = opts.faults
+    (throttle,) = build_options(ChaosFlags(dynamo_throttle="20%", quick=True))[0].faults
     assert throttle.effect() == {"errors": 0.2, "error_code": "ProvisionedThroughputExceededException"}
+    opts, _ = build_options(ChaosFlags(dynamo_throttle="20%", dynamo_throttle_code="ThrottlingException", quick=True))
+    assert opts.faults[0].effect() == {"errors": 0.2, "error_code": "ThrottlingException"}
+    assert opts.fault_label == "dynamo-throttle-20-throttling-exception"
+    (errors,) = build_options(ChaosFlags(dynamo_errors="0.05", quick=True))[0].faults
     assert errors.effect()["error_code"] == "InternalServerError"
+
+
+@pytest.mark.parametrize("flags", [
+    {"dynamo_throttle": "20%", "dynamo_errors": "5%"}, {"dynamo_throttle": "20%", "dynamo_timeouts": "3/10s"},
+    {"llm_errors": "30%", "llm_throttle": "20%"}])
+def test_two_settings_of_one_stand_in_at_once_are_refused(flags: dict[str, str]) -> None:
+    # The stand-in holds one fault setting: the second PUT would silently replace the first.
+    with pytest.raises(UsageError, match="which holds one value at a time"):
+        build_options(ChaosFlags(quick=True, **flags))  # type: ignore[arg-type]
 
 
 def test_api_errors_refuse_a_dynamodb_that_is_not_our_stand_in() -> None:
@@ -176,7 +187,7 @@ def test_an_experiment_keeps_the_command_lines_repeat(tmp_path: Path) -> None:
     path = Path(__file__).resolve().parents[2] / "experiments" / "dynamo-slow.yaml"
     declared = load_experiment(path, tmp_path).flags
     merged = with_experiment(ChaosFlags(experiment=path, repeat=3, report_dir=tmp_path), declared)
-    assert (merged.experiment, merged.repeat, merged.dynamo_latency) == (path, 3, "2s")
+    assert (merged.experiment, merged.repeat, merged.more_faults[0].dynamo_latency) == (path, 3, "2s")
     with pytest.raises(UsageError, match="--repeat with --experiment"):
         build_options(merged)
     assert build_options(dataclasses.replace(merged, repeat=1))[0].fault_label == "dynamo-latency-2s"

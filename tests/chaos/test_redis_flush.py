@@ -53,7 +53,7 @@ def test_experiment_files_name_it_kind_flush_on_redis_only(tmp_path) -> None:  #
     good.write_text("name: empty-cache\nvariant: hardened\nquick: true\n"
                     "faults:\n  - {target: dynamodb, kind: down}\n  - {target: redis, kind: flush}\n")
     flags = load_experiment(good, tmp_path).flags
-    assert flags.redis_flush and flags.dynamo_down
+    assert [(g.dynamo_down, g.redis_flush) for g in flags.more_faults] == [(True, False), (False, True)]
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: wrong\nvariant: hardened\nfaults:\n  - {target: dynamodb, kind: flush}\n")
     with pytest.raises(ExperimentError, match="target"):

@@ -29,6 +29,7 @@ def test_the_table_shows_each_run_and_the_spread() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_two_repetitions_land_in_one_directory(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200", "HARNESS_HOME": str(tmp_path / "home")}
     proc = subprocess.run(

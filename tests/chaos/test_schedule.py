@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.chaos.flags import ChaosFlags, UsageError, build_options
-from harness.chaos.schedule import Flap
+from harness.chaos.schedule import Flap, Window
 
 
 def test_edges_alternate_and_stop_before_the_phase_ends() -> None:
@@ -26,7 +26,45 @@ def test_flap_needs_a_fault_and_names_the_run() -> None:
     with pytest.raises(UsageError, match="at least one fault"):
         build_options(ChaosFlags(flap="2s/3s", quick=True))
     opts, _ = build_options(ChaosFlags(dynamo_latency="2s", flap="2s/3s", quick=True))
-    assert opts.flap == Flap(2.0, 3.0) and opts.fault_label == "dynamo-latency-2s-flap-2s-3s"
+    assert opts.faults[0].window == Window(flap=Flap(2.0, 3.0))
+    assert opts.fault_label == "dynamo-latency-2s-flap-2s-3s"
+
+
+def test_a_window_opens_and_closes_inside_the_phase_and_may_flap() -> None:
+    assert Window().edges(100.0, 114.0) == [(100.0, True, "window")]
+    assert Window(4.0, 6.0).edges(100.0, 114.0) == [(104.0, True, "window"), (110.0, False, "window")]
+    assert Window(4.0).edges(100.0, 114.0) == [(104.0, True, "window")]  # the phase's end removes it
+    assert Window(2.0, 8.0, Flap(2.0, 3.0)).edges(100.0, 114.0) == [
+        (102.0, True, "window"), (104.0, False, "flap"), (107.0, True, "flap"), (109.0, False, "flap")]
+    # a window that closes while the flap is off needs no edge of its own; one that closes while on does
+    assert Window(0.0, 9.0, Flap(2.0, 3.0)).edges(100.0, 114.0)[-1] == (107.0, False, "flap")
+    assert Window(0.0, 11.0, Flap(2.0, 3.0)).edges(100.0, 114.0)[-2:] == [(110.0, True, "flap"),
+                                                                          (111.0, False, "window")]
+    assert Window(4.0, 6.0).describe() == "from +4s for 6s" and Window().describe() == "constant"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    ({"fault_at": "4s"}, "apply to the faults of this command"),
+    ({"dynamo_latency": "2s", "fault_at": "14s"}, "must fall inside the 14 s fault phase"),
+    ({"dynamo_latency": "2s", "fault_at": "4s", "fault_for": "11s"}, "ending inside the 14 s fault phase"),
+    ({"dynamo_latency": "2s", "fault_for": "100ms"}, "at least 200ms"),
+    ({"dynamo_latency": "2s", "fault_at": "soon"}, "--at/--for"),
+    ({"dynamo_down": True, "latency_stream": "upstream"}, "--latency-stream applies to latency faults"),
+    ({"dynamo_latency": "2s", "latency_stream": "sideways"}, "upstream or downstream"),
+    ({"dynamo_throttle_code": "ThrottlingException"}, "give that too"),
+    ({"dynamo_throttle": "20%", "dynamo_throttle_code": "SlowDown"}, "use one of"),
+])
+def test_bad_windows_and_fault_settings_are_usage_errors(flags: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        build_options(ChaosFlags(quick=True, **flags))  # type: ignore[arg-type]
+
+
+def test_the_window_flags_set_every_fault_of_the_command() -> None:
+    opts, _ = build_options(ChaosFlags(dynamo_latency="2s", redis_latency="300ms", redis_jitter="100ms",
+                                       fault_at="4s", fault_for="6s", quick=True))
+    assert [f.window for f in opts.faults] == [Window(4.0, 6.0), Window(4.0, 6.0)]
+    assert opts.fault_label == "dynamo-latency-2s+redis-latency-300ms-at-4s-for-6s"
+    assert opts.faults[1].describe() == "redis latency 300ms ± 100ms"
 
 
 def test_a_ramp_moves_the_live_toxic_on_a_real_toxiproxy() -> None:

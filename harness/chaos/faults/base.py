@@ -10,8 +10,9 @@ fault is.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
+from harness.chaos.schedule import Window
 from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
@@ -29,6 +30,13 @@ class Fault(ABC):
     proxy: str  # the Toxiproxy proxy it acts on: dynamodb, redis or llm
     tag: str = ""  # the owning run's tag, set by the runner before apply
     disables_proxy: bool = False  # True: the runner records the proxy before apply, for crash recovery
+    window: Window = Window()  # when it is in force inside the fault phase; the flags set it per fault
+    slot: str = ""  # set by the flags when a run has two faults of this kind on one proxy: their toxics differ
+    holds: ClassVar[str] = ""  # a setting it owns on its proxy (enabled, errors): two at once would overwrite it
+
+    def named(self, what: str) -> str:
+        """This fault's toxic name: ``harness_<tag>_<what>``, with its slot when it has one."""
+        return toxic_name(self.tag, f"{what}_{self.slot}" if self.slot else what)
 
     @abstractmethod
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:

@@ -15,6 +15,7 @@ class DownFault(Fault):
 
     proxy: str
     disables_proxy = True
+    holds = "enabled"
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         client.set_enabled(self.proxy, False)

@@ -35,6 +35,7 @@ class StandinFault(Fault):
     """
 
     proxy = "dynamodb"
+    holds = "errors"  # the stand-in holds one fault setting at a time
     control_url: str | None
 
     @abstractmethod

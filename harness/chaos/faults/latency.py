@@ -1,4 +1,9 @@
-"""Every answer from the dependency is late: a ``latency`` toxic on the downstream link."""
+"""Every answer from the dependency is late: a ``latency`` toxic, on the downstream link unless told otherwise.
+
+Upstream delays the request on its way in (a write lands late at the store);
+downstream delays the answer (the store has already acted). The caller waits
+the same either way; what differs is whether its timeout races the write.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.chaos.faults.base import Fault, toxic_name
+from harness.chaos.faults.base import Fault
 from harness.toxiclient import ToxiproxyClient
 
 
 @dataclass
 class LatencyFault(Fault):
-    """A ``latency`` toxic on a proxy's downstream (server → client) link, on a share of connections."""
+    """A ``latency`` toxic on one link of a proxy (downstream: server → client), on a share of connections."""
 
     proxy: str
     latency_ms: int
@@ -20,6 +25,11 @@ class LatencyFault(Fault):
     toxicity: float = 1.0
     ramp_from_ms: int | None = None  # set: the latency rises linearly from this to latency_ms over the phase
     steps: tuple[tuple[float, int], ...] = ()  # (seconds into the fault phase, latency_ms from then on)
+    stream: str = "downstream"
+    def __post_init__(self) -> None:
+        if self.stream not in ("upstream", "downstream"):
+            raise ValueError(f"stream must be upstream or downstream, not {self.stream!r}")
+
     _applied_at: float = field(default=0.0, init=False, repr=False, compare=False)
     _next_step: int = field(default=0, init=False, repr=False, compare=False)
     _current_ms: int | None = field(default=None, init=False, repr=False, compare=False)
@@ -27,7 +37,7 @@ class LatencyFault(Fault):
 
     @property
     def toxic_name(self) -> str:
-        return toxic_name(self.tag, f"{self.proxy}_latency")
+        return self.named(f"{self.proxy}_latency")
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         start = self.latency_ms if self.ramp_from_ms is None else self.ramp_from_ms
@@ -35,7 +45,7 @@ class LatencyFault(Fault):
         self._applied_at, self._next_step = self._updated_at, 0
         toxic = client.add_toxic(
             self.proxy, "latency", {"latency": start, "jitter": self.jitter_ms},
-            name=self.toxic_name, stream="downstream", toxicity=self.toxicity,
+            name=self.toxic_name, stream=self.stream, toxicity=self.toxicity,
         )
         return {"proxy": self.proxy, "toxic": self.toxic_name, "detail": toxic}
 
@@ -85,10 +95,12 @@ class LatencyFault(Fault):
             return f"{self.proxy} latency ramping {self.ramp_from_ms}ms..{self.latency_ms}ms"
         jitter = f" ± {self.jitter_ms}ms" if self.jitter_ms else ""
         share = f" on {self.toxicity:.0%} of connections" if self.toxicity < 1 else ""
-        return f"{self.proxy} latency {self.latency_ms}ms{jitter}{share}"
+        link = " (upstream)" if self.stream == "upstream" else ""
+        return f"{self.proxy} latency {self.latency_ms}ms{jitter}{link}{share}"
 
     def effect(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms, "toxicity": self.toxicity}
+        out: dict[str, Any] = {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms, "toxicity": self.toxicity,
+                               "stream": self.stream}
         if self.steps:  # the worst latency of the schedule, and the schedule itself
             out["latency_ms"] = max(self.latency_ms, *(ms for _, ms in self.steps))
             out["steps"] = [[t, ms] for t, ms in self.steps]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from harness.chaos.faults.base import Fault, toxic_name
+from harness.chaos.faults.base import Fault
 from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
@@ -31,6 +31,7 @@ class LlmErrorFault(Fault):
     status: int = 529
 
     proxy = "llm"
+    holds = "errors"  # the stand-in holds one fault setting at a time
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         if self.control_url:
@@ -38,7 +39,7 @@ class LlmErrorFault(Fault):
             resp = httpx.put(f"{self.control_url}/_standin/faults", json=body, timeout=5)
             resp.raise_for_status()
             return {"proxy": "llm", "toxic": None, "detail": {"standin_faults": body}}
-        toxic = client.add_toxic("llm", "reset_peer", {"timeout": 0}, name=toxic_name(self.tag, "llm_errors"),
+        toxic = client.add_toxic("llm", "reset_peer", {"timeout": 0}, name=self.named("llm_errors"),
                                  toxicity=self.rate)
         return {"proxy": "llm", "toxic": toxic["name"], "detail": toxic}
 
@@ -47,8 +48,8 @@ class LlmErrorFault(Fault):
             resp = httpx.delete(f"{self.control_url}/_standin/faults", timeout=5)
             resp.raise_for_status()
             return {"proxy": "llm", "toxic": None, "detail": {"standin_faults": None}}
-        client.remove_toxic("llm", toxic_name(self.tag, "llm_errors"))
-        return {"proxy": "llm", "toxic": toxic_name(self.tag, "llm_errors")}
+        client.remove_toxic("llm", self.named("llm_errors"))
+        return {"proxy": "llm", "toxic": self.named("llm_errors")}
 
     def describe(self) -> str:
         what = "throttled" if self.status == 429 else "errors"

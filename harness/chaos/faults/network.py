@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from harness.chaos.faults.base import Fault, toxic_name
+from harness.chaos.faults.base import Fault
 from harness.toxiclient import ToxiproxyClient
 
 STREAMS = ("upstream", "downstream")
@@ -45,7 +45,7 @@ class ToxicFault(Fault):
     @property
     def toxic_name(self) -> str:
         """``harness_<tag>_<proxy>_<label or toxic type>``: stale-run cleanup and rollback find it by this name."""
-        return toxic_name(self.tag, f"{self.proxy}_{self.label or self.toxic_type}")
+        return self.named(f"{self.proxy}_{self.label or self.toxic_type}")
 
     def attributes(self) -> dict[str, int]:
         return {self.param: self.value}

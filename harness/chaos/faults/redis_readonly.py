@@ -35,6 +35,7 @@ class RedisReadonlyFault(Fault):
 
     url: str | None = None
     proxy = "redis"
+    holds = "role"  # the node is a replica or a master, one at a time
 
     def bind(self, components: dict[str, Component]) -> None:
         r = components.get("redis")
