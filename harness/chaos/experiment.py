@@ -212,10 +212,11 @@ def judge(experiment: Experiment, run_dir: Path, run_exit: int,
         code = 1
     else:
         code = 3 if any(r.met is None for r in results) else 0
-    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(experiment.flags).items()}
+    flags: dict[str, Any] = {k: (str(v) if isinstance(v, Path) else v)
+                             for k, v in asdict(experiment.flags).items()}
     default = asdict(ChaosFlags())  # each fault's group shows only what it sets
-    flags["more_faults"] = [{k: v for k, v in group.items() if v != default[k] and k != "report_dir"}
-                            for group in flags["more_faults"]]
+    flags["more_faults"] = [{k: v for k, v in asdict(group).items() if v != default[k] and k != "report_dir"}
+                            for group in experiment.flags.more_faults]
     (run_dir / "experiment.json").write_text(json.dumps({
         "name": experiment.name, "description": experiment.description, "file": experiment.source,
         "variant": variant,
