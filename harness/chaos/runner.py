@@ -187,8 +187,12 @@ class ChaosRun:
         self.applied.append(fault)
         self._mark("apply", "fault", fault=fault.describe(), **done)
 
+    def _in_force(self, fault: Fault) -> bool:
+        # by identity: two faults of one kind with the same values are equal dataclasses, yet two toxics
+        return any(f is fault for f in self.applied)
+
     def _remove_one(self, client: ToxiproxyClient | None, fault: Fault, phase: str) -> None:
-        self.applied.remove(fault)
+        self.applied = [f for f in self.applied if f is not fault]
         try:
             if client is None:
                 raise ToxiproxyError("no Toxiproxy client")
@@ -423,9 +427,9 @@ class ChaosRun:
         while self.edges and time.time() >= self.edges[0].ts:
             edge = self.edges.pop(0)
             fault = self.opts.faults[edge.index]
-            if edge.on and fault not in self.applied:
+            if edge.on and not self._in_force(fault):
                 self._apply_one(client, fault)
-            elif not edge.on and fault in self.applied:
+            elif not edge.on and self._in_force(fault):
                 self._remove_one(client, fault, "fault")
             if edge.why == "window" and edge.ts <= phase_start + 1e-6:
                 continue  # the fault phase's own start: its apply is the record
