@@ -4,10 +4,9 @@ An experiment names the variant, the load, the phases, the faults and their
 schedule, SLO overrides, and what must come out ("the breaker must open", "the
 fault p99 stays under 300 ms"). It is validated against the JSON Schema
 shipped next to this module before anything starts; each error names its line
-and field. It maps onto the same flags as the command line (``ChaosFlags``),
-one group of flags per fault, so a file can say nothing the flags cannot, the
-two never drift apart, and two faults of one kind keep their own values and
-schedules.
+and field. Each fault maps onto the command line's flags (``ChaosFlags``) as a
+group of its own: a file says nothing the flags cannot, and two faults of one
+kind keep their own values and schedules.
 
 The run's own verdict is written as usual. The experiment then judges its
 expectations against that verdict: exit 0 when every expectation is met, 1
