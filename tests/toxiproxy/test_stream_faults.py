@@ -119,3 +119,40 @@ def test_toxicity_spares_a_share_of_connections(proxied: tuple[int, ToxiproxyCli
 def test_bad_specs_are_refused_with_the_syntax(spec: str) -> None:
     with pytest.raises(ValueError, match="invalid --toxic"):
         parse_toxic(spec)
+
+
+def _round_trip_s(port: int) -> float:
+    s = connect(port)
+    t = time.monotonic()
+    s.sendall(b"ping")
+    assert recv_exact(s, 4) == b"ping"
+    took = time.monotonic() - t
+    s.close()
+    return took
+
+
+def test_two_latencies_on_one_proxy_stack_each_on_its_own_link(proxied: tuple[int, ToxiproxyClient]) -> None:
+    """An upstream latency with jitter and a second, downstream one: two toxics, added and removed apart."""
+    from harness.chaos.faults import LatencyFault
+    from harness.chaos.flags import ChaosFlags, build_options
+
+    port, client = proxied
+    up = build_options(ChaosFlags(dynamo_latency="150ms", dynamo_jitter="20ms", latency_stream="upstream",
+                                  quick=True))[0].faults[0]
+    down = LatencyFault("dynamodb", 150)
+    down.slot = "2"
+    up.tag = down.tag = "t"
+    assert isinstance(up, LatencyFault) and up.describe() == "dynamodb latency 150ms ± 20ms (upstream)"
+    assert _round_trip_s(port) < 0.1
+    up.apply(client)
+    down.apply(client)
+    toxics = {t["name"]: t for t in client.toxics("dynamodb")}
+    assert toxics["harness_t_dynamodb_latency"]["stream"] == "upstream"
+    assert toxics["harness_t_dynamodb_latency"]["attributes"] == {"latency": 150, "jitter": 20}
+    assert toxics["harness_t_dynamodb_latency_2"]["stream"] == "downstream"
+    assert _round_trip_s(port) >= 0.27  # 150 ± 20 ms on the way in, then 150 ms on the way out
+    up.rollback(client)
+    assert [t["name"] for t in client.toxics("dynamodb")] == ["harness_t_dynamodb_latency_2"]
+    assert 0.14 <= _round_trip_s(port) < 0.27
+    down.rollback(client)
+    assert client.toxics("dynamodb") == [] and _round_trip_s(port) < 0.1
