@@ -167,7 +167,7 @@ CHAOS_EPILOG = (
     "stream kinds); API-level kinds are the dependency's own answers (DynamoDB throttling, 500s and "
     "held calls from the DynamoDB stand-in, LLM 429/529 from the LLM stand-in, Redis READONLY and an "
     "emptied Redis on a redis-server the harness started). Every flag above is shorthand for one fault; "
-    "--toxicity, --latency-stream, --at, --for, --flap, --ramp and --steps apply to the faults given with them. "
+    "--toxicity, --stream, --at, --for, --flap, --ramp and --steps apply to the faults given with them. "
     "\n\nExperiment files (--experiment FILE.yaml) declare the same model: name, description, variant, "
     "quick, load {scenarios, users, arrival_rate, seed}, phases {baseline, fault, recovery}, faults [{target, "
     "kind, ..., and its own at, for, flap, ramp, steps, toxicity}], schedule {the same, for every fault}, "
@@ -221,8 +221,9 @@ def chaos(
         "--at", help="The faults start this far into the fault phase, e.g. 4s (default at its start)")] = None,
     fault_for: Annotated[str | None, typer.Option(
         "--for", help="The faults last this long, e.g. 6s (default to the fault phase's end)")] = None,
-    latency_stream: Annotated[str | None, typer.Option(
-        help="The link latency faults delay: downstream (answers, default) or upstream (requests)")] = None,
+    stream: Annotated[str | None, typer.Option(
+        help="The link the latency and blackhole faults act on: upstream (requests; a blackhole's default) or "
+        "downstream (answers; a latency's default)")] = None,
     toxicity: Annotated[str | None, typer.Option(
         help="Share of connections the latency, blackhole and --toxic faults affect, e.g. 30% or 0.3 "
         "(default all)")] = None,
@@ -274,7 +275,7 @@ def chaos(
         dynamo_latency=dynamo_latency, dynamo_jitter=dynamo_jitter, dynamo_down=dynamo_down,
         redis_latency=redis_latency, redis_jitter=redis_jitter, redis_down=redis_down, llm_latency=llm_latency,
         llm_jitter=llm_jitter, llm_errors=llm_errors, llm_throttle=llm_throttle,
-        dynamo_throttle_code=dynamo_throttle_code, latency_stream=latency_stream, fault_at=fault_at,
+        dynamo_throttle_code=dynamo_throttle_code, stream=stream, fault_at=fault_at,
         fault_for=fault_for,
         dynamo_blackhole=dynamo_blackhole, redis_blackhole=redis_blackhole, toxicity=toxicity,
         redis_readonly=redis_readonly, redis_flush=redis_flush, toxic=tuple(toxic or ()),

@@ -125,9 +125,11 @@ def _fault_flags(fault: dict[str, Any], schedule: dict[str, Any]) -> ChaosFlags:
         if "jitter" in fault:
             out[f"{p}_jitter"] = fault["jitter"]
         if "stream" in fault:
-            out["latency_stream"] = fault["stream"]
+            out["stream"] = fault["stream"]
     elif kind in ("down", "blackhole", "readonly", "flush"):
         out[f"{p}_{kind}"] = True
+        if "stream" in fault:  # a blackhole's (the schema allows no other)
+            out["stream"] = fault["stream"]
     elif kind in TOXIC_KINDS:  # the --toxic spelling, TARGET:KIND[=VALUE][@STREAM]
         spec = f"{fault['target']}:{kind}" + (f"={fault['value']}" if "value" in fault else "")
         out["toxic"] = (spec + (f"@{fault['stream']}" if "stream" in fault else ""),)

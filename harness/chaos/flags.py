@@ -74,7 +74,7 @@ class ChaosFlags:
     toxic: tuple[str, ...] = ()
     dynamo_throttle: str | None = None
     dynamo_throttle_code: str | None = None  # ProvisionedThroughputExceededException (default) or ThrottlingException
-    latency_stream: str | None = None  # the latency faults of this command delay this link (default downstream)
+    stream: str | None = None  # the link the latency and blackhole faults of this command act on
     flap: str | None = None
     ramp: str | None = None
     steps: str | None = None
@@ -113,7 +113,7 @@ class ChaosFlags:
 # What an experiment file declares; the command line may not also set these.
 EXPERIMENT_OWNS = (
     "dynamo_latency", "dynamo_jitter", "dynamo_down", "redis_latency", "redis_jitter", "redis_down", "llm_latency",
-    "llm_jitter", "llm_errors", "llm_throttle", "dynamo_throttle_code", "latency_stream", "dynamo_blackhole",
+    "llm_jitter", "llm_errors", "llm_throttle", "dynamo_throttle_code", "stream", "dynamo_blackhole",
     "redis_blackhole", "redis_readonly", "redis_flush", "toxicity", "toxic", "dynamo_throttle", "dynamo_errors",
     "dynamo_timeouts", "flap", "ramp", "steps", "fault_at", "fault_for", "users", "arrival_rate", "scenario",
     "baseline", "fault", "recovery", "slo",
@@ -158,7 +158,7 @@ def _proxy_faults(f: ChaosFlags, share: float, tail: str) -> tuple[list[Fault], 
     """DynamoDB, then Redis, then the LLM: latency, blackhole, down, in the order they are applied."""
     faults: list[Fault] = []
     labels: list[str] = []
-    stream = f.latency_stream or "downstream"
+    link = f"-{f.stream}" if f.stream else ""
     for proxy, label, latency, jitter, blackhole, down in (
         ("dynamodb", "dynamo", f.dynamo_latency, f.dynamo_jitter, f.dynamo_blackhole, f.dynamo_down),
         ("redis", "redis", f.redis_latency, f.redis_jitter, f.redis_blackhole, f.redis_down),
@@ -167,11 +167,12 @@ def _proxy_faults(f: ChaosFlags, share: float, tail: str) -> tuple[list[Fault], 
         if latency is None and jitter is not None:
             latency = "0ms"  # jitter alone: answers vary around no added latency
         if latency is not None:
-            faults.append(LatencyFault(proxy, _ms(latency), _ms(jitter or "0ms"), toxicity=share, stream=stream))
-            labels.append(f"{label}-latency-{latency}{tail}")
+            faults.append(LatencyFault(proxy, _ms(latency), _ms(jitter or "0ms"), toxicity=share,
+                                       stream=f.stream or "downstream"))
+            labels.append(f"{label}-latency-{latency}{link}{tail}")
         if blackhole:
-            faults.append(BlackholeFault(proxy, toxicity=share))
-            labels.append(f"{label}-blackhole{tail}")
+            faults.append(BlackholeFault(proxy, toxicity=share, stream=f.stream or ""))
+            labels.append(f"{label}-blackhole{link}{tail}")
         if down:
             faults.append(DownFault(proxy))
             labels.append(f"{label}-down")
@@ -187,9 +188,9 @@ def parse_faults(f: ChaosFlags) -> tuple[list[Fault], str]:
             fault = parse_toxic(spec, share)
             faults.append(fault)
             labels.append(f"{fault.proxy.replace('dynamodb', 'dynamo')}-{fault.toxic_type.replace('_', '-')}{tail}")
-        if f.latency_stream is not None and not any(isinstance(x, LatencyFault) for x in faults):
-            raise UsageError("--latency-stream applies to latency faults: give --dynamo-latency, --redis-latency "
-                             "or --llm-latency too")
+        if f.stream is not None and not any(isinstance(x, LatencyFault | BlackholeFault) for x in faults):
+            raise UsageError("--stream applies to latency and blackhole faults (a --toxic names its own @stream): "
+                             "give one of them too")
         if f.toxicity is not None and not any(isinstance(x, LatencyFault | ToxicFault) for x in faults):
             raise UsageError("--toxicity applies to latency, blackhole and --toxic faults: give one of them too")
         throttle_code = f.dynamo_throttle_code or "ProvisionedThroughputExceededException"

@@ -69,7 +69,7 @@ schedule: {toxicity: 50%}
     first.tag = second.tag = "run"
     assert isinstance(first, LatencyFault) and isinstance(second, LatencyFault)
     assert (first.toxic_name, second.toxic_name) == ("harness_run_dynamodb_latency", "harness_run_dynamodb_latency_2")
-    assert opts.fault_label.startswith("dynamo-latency-2s-50pct-flap-2s-3s+dynamo-latency-100ms-50pct-at-6s-for-4s+")
+    assert opts.fault_label.startswith("dynamo-latency-2s-50pct-flap-2s-3s+dynamo-latency-100ms-upstream-50pct-at-6s-")
 
 
 @pytest.mark.parametrize(("faults", "message"), [
@@ -195,3 +195,14 @@ def test_the_readme_example_is_a_valid_experiment_that_means_what_it_says(tmp_pa
     # the library's file of the same name declares the same faults
     library = load_experiment(LIBRARY[0].with_name(f"{exp.name}.yaml"), tmp_path)
     assert [g.__dict__ for g in library.flags.more_faults] == [g.__dict__ for g in exp.flags.more_faults]
+
+
+def test_a_blackhole_in_a_file_takes_a_stream_and_a_down_fault_does_not(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("name: good\nquick: true\nfaults:\n  - {target: dynamodb, kind: blackhole, stream: downstream}\n")
+    opts, _ = build_options(with_experiment(ChaosFlags(report_dir=tmp_path), load_experiment(good, tmp_path).flags))
+    assert opts.faults[0].describe().startswith("dynamodb blackhole (downstream")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nfaults:\n  - target: dynamodb\n    kind: down\n    stream: upstream\n")
+    with pytest.raises(ExperimentError, match=r"line 5: faults\.0\.stream"):
+        load_experiment(bad, tmp_path)

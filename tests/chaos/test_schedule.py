@@ -49,8 +49,9 @@ def test_a_window_opens_and_closes_inside_the_phase_and_may_flap() -> None:
     ({"dynamo_latency": "2s", "fault_at": "4s", "fault_for": "11s"}, "ending inside the 14 s fault phase"),
     ({"dynamo_latency": "2s", "fault_for": "100ms"}, "at least 200ms"),
     ({"dynamo_latency": "2s", "fault_at": "soon"}, "--at/--for"),
-    ({"dynamo_down": True, "latency_stream": "upstream"}, "--latency-stream applies to latency faults"),
-    ({"dynamo_latency": "2s", "latency_stream": "sideways"}, "upstream or downstream"),
+    ({"dynamo_down": True, "stream": "upstream"}, "--stream applies to latency and blackhole faults"),
+    ({"dynamo_latency": "2s", "stream": "sideways"}, "upstream or downstream"),
+    ({"dynamo_blackhole": True, "stream": "sideways"}, "upstream or downstream"),
     ({"dynamo_throttle_code": "ThrottlingException"}, "give that too"),
     ({"dynamo_throttle": "20%", "dynamo_throttle_code": "SlowDown"}, "use one of"),
 ])
@@ -155,3 +156,13 @@ def test_bad_steps_are_usage_errors(flags: ChaosFlags, message: str) -> None:
     flags.quick = True
     with pytest.raises(UsageError, match=message):
         build_options(flags)
+
+
+def test_stream_sets_the_link_of_latency_and_blackhole_faults() -> None:
+    opts, _ = build_options(ChaosFlags(dynamo_blackhole=True, redis_latency="300ms", stream="downstream", quick=True))
+    blackhole, latency = opts.faults
+    assert (blackhole.stream, latency.stream) == ("downstream", "downstream")  # type: ignore[attr-defined]
+    assert blackhole.describe() == "dynamodb blackhole (downstream: requests land, answers never come)"
+    assert opts.fault_label == "dynamo-blackhole-downstream+redis-latency-300ms-downstream"
+    (default,) = build_options(ChaosFlags(dynamo_blackhole=True, quick=True))[0].faults
+    assert default.stream == "upstream" and default.describe() == "dynamodb blackhole"  # type: ignore[attr-defined]

@@ -137,7 +137,7 @@ def test_two_latencies_on_one_proxy_stack_each_on_its_own_link(proxied: tuple[in
     from harness.chaos.flags import ChaosFlags, build_options
 
     port, client = proxied
-    up = build_options(ChaosFlags(dynamo_latency="150ms", dynamo_jitter="20ms", latency_stream="upstream",
+    up = build_options(ChaosFlags(dynamo_latency="150ms", dynamo_jitter="20ms", stream="upstream",
                                   quick=True))[0].faults[0]
     down = LatencyFault("dynamodb", 150)
     down.slot = "2"

@@ -27,7 +27,8 @@ class BlackholeFault(ToxicFault):
 
     def describe(self) -> str:
         share = f" on {self.toxicity:.0%} of connections" if self.toxicity < 1 else ""
-        return f"{self.proxy} blackhole{share}"
+        link = " (downstream: requests land, answers never come)" if self.stream == "downstream" else ""
+        return f"{self.proxy} blackhole{link}{share}"
 
     def effect(self) -> dict[str, Any]:
         return {"blackhole": True, "toxicity": self.toxicity}
