@@ -136,7 +136,8 @@ def test_sigkill_takes_the_private_stack_down_with_it(tmp_path: Path) -> None:
     assert gone(pids) == [], "processes of the killed run survived"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+# SIGTERM's run is in -m long: the default run keeps Ctrl-C's, and the signal matrix covers both.
+@pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.long)])
 def test_signals_roll_back_stop_everything_and_write_run_json(tmp_path: Path, sig: signal.Signals) -> None:
     proc = start_chaos(tmp_path, "--dynamo-latency", "2s")
     wait_for("the fault phase", lambda: _in_fault(tmp_path), proc)

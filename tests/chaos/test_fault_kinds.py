@@ -31,6 +31,7 @@ def _fault_calls(run: Path) -> list[dict[str, object]]:
             if e.get("store") == "dynamodb" and fault["start"] + 0.3 < float(e["ts"]) < fault["end"]]
 
 
+@pytest.mark.long
 def test_a_dynamodb_blackhole_is_cut_by_the_call_timeout(tmp_path: Path) -> None:
     proc, run = chaos(tmp_path, "--dynamo-blackhole", "--seed", "4")
     found = checks(run)
