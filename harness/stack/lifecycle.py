@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,12 +105,14 @@ def up(opts: UpOptions, console: Console | None = None) -> StackState:
     for stale in ("events.jsonl", "outbox.jsonl"):
         (home / stale).unlink(missing_ok=True)
 
-    plans = {
-        "dynamodb": comp.plan_dynamodb(opts.dynamodb_url, comp_free()),
-        "redis": comp.plan_redis(opts.redis_url, comp_free()),
-        "llm": comp.plan_llm(opts.llm_url, opts.real_llm, comp_free()),
-        "toxiproxy": comp.plan_toxiproxy(opts.toxiproxy_url, opts.toxiproxy_port or comp_free()),
+    makers: dict[str, Callable[[int], comp.Plan]] = {
+        "dynamodb": lambda port: comp.plan_dynamodb(opts.dynamodb_url, port),
+        "redis": lambda port: comp.plan_redis(opts.redis_url, port),
+        "llm": lambda port: comp.plan_llm(opts.llm_url, opts.real_llm, port),
+        "toxiproxy": lambda port: comp.plan_toxiproxy(opts.toxiproxy_url, port),
     }
+    fixed = {"toxiproxy": opts.toxiproxy_port, "service": opts.service_port}
+    plans = {name: make(fixed.get(name) or comp_free()) for name, make in makers.items()}
     if plans["toxiproxy"].started_by_us and opts.toxiproxy_port:
         _check_port("toxiproxy", opts.toxiproxy_port, "--toxiproxy-port")
     service_port = opts.service_port or comp_free()
@@ -124,24 +126,21 @@ def up(opts: UpOptions, console: Console | None = None) -> StackState:
     try:
         with sigterm_as_interrupt(), _progress(console) as progress:
             for name in ("dynamodb", "redis", "llm", "toxiproxy"):
-                plan = plans[name]
-                state.components[name] = _start(plan, logs, started, progress, opts.die_with_parent)
+                plans[name], state.components[name] = _start_on_its_port(
+                    plans[name], makers[name], bool(fixed.get(name)), logs, started, progress, opts.die_with_parent)
             proxies = _create_proxies(plans)
             for name, proxy_url in proxies.items():
                 state.components[name].proxy = name
                 state.components[name].proxy_url = proxy_url
             llm_target = proxies.get("llm", plans["llm"].url)
-            service = comp.plan_service(
-                service_port,
-                opts.variant,
-                proxies.get("dynamodb", plans["dynamodb"].url),
-                proxies.get("redis", plans["redis"].url),
-                llm_target,
-                home,
-                opts.breaker,
-                os.environ.get("ANTHROPIC_API_KEY") if opts.real_llm else None,
-            )
-            info = _start(service, logs, started, progress, opts.die_with_parent)
+            def make_service(port: int) -> comp.Plan:
+                return comp.plan_service(
+                    port, opts.variant, proxies.get("dynamodb", plans["dynamodb"].url),
+                    proxies.get("redis", plans["redis"].url), llm_target, home, opts.breaker,
+                    os.environ.get("ANTHROPIC_API_KEY") if opts.real_llm else None)
+
+            _, info = _start_on_its_port(make_service(service_port), make_service, bool(opts.service_port), logs,
+                                         started, progress, opts.die_with_parent)
             info.event_log = str(home / "events.jsonl")
             info.outbox = str(home / "outbox.jsonl")
             state.components["service"] = info
@@ -182,6 +181,30 @@ def _start(plan: comp.Plan, logs: Path, started: dict[str, Spawned], progress: P
     return Component(backend=plan.backend, url=plan.url, started_by_us=spawned is not None,
                      pid=spawned.pid if spawned else None, create_time=spawned.create_time if spawned else None,
                      log=str(spawned.log) if spawned else None)
+
+
+PORT_TAKEN = "Address already in use"
+
+
+def _start_on_its_port(plan: comp.Plan, make: Callable[[int], comp.Plan], fixed: bool, logs: Path,
+                       started: dict[str, Spawned], progress: Progress,
+                       die_with_parent: bool) -> tuple[comp.Plan, Component]:
+    """Start ``plan``; if another process took its free port first, start it again on a new one.
+
+    Why: a free port is found by binding port 0 and closing it, so until the
+    component binds it, anything on the machine (an outgoing connection's
+    ephemeral port, a parallel test's stack) may take it. A port the user gave
+    is theirs to fix, so only a picked one is picked again (at most twice).
+    """
+    for attempt in range(3):
+        try:
+            return plan, _start(plan, logs, started, progress, die_with_parent)
+        except ComponentError as exc:
+            if fixed or PORT_TAKEN not in str(exc) or attempt == 2:
+                raise
+            started.pop(plan.name, None)  # it exited: nothing to stop
+            plan = make(comp_free())
+    raise AssertionError("unreachable")
 
 
 def _create_proxies(plans: dict[str, comp.Plan]) -> dict[str, str]:

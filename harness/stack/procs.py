@@ -63,6 +63,7 @@ def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None,
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
+    seen = _signals_seen
     with log.open("ab") as out:
         popen = subprocess.Popen(
             list(argv),
@@ -73,6 +74,13 @@ def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None,
             start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent and sys.platform.startswith("linux") else None,
         )
+    if _signals_seen != seen:
+        # Interrupted while forking: the KeyboardInterrupt was raised inside an at-fork hook and
+        # dropped. Stop the child we just made (nobody owns it yet) and deliver the interrupt.
+        with contextlib.suppress(OSError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait()
+        raise KeyboardInterrupt("signal while starting a process")
     try:
         created = psutil.Process(popen.pid).create_time()
     except psutil.Error:
@@ -208,19 +216,31 @@ def _reap(pid: int | None) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+_signals_seen = 0
+"""How many SIGINT/SIGTERM the handler below has taken: a raise Python swallowed still counts."""
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt, so Ctrl-C and ``kill`` take the same cleanup path."""
+    """Turn SIGTERM (and SIGINT) into KeyboardInterrupt, so Ctrl-C and ``kill`` take the same cleanup path.
+
+    The handler also counts each signal: a handler that runs inside Python's
+    at-fork hooks (a ``preexec_fn`` spawn) raises into a hook whose exceptions
+    are printed and dropped, so :func:`spawn` re-raises what the count says it lost.
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        global _signals_seen
+        _signals_seen += 1
         raise KeyboardInterrupt(f"signal {signum}")
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     except ValueError:  # not the main thread: signals cannot be handled here
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -267,3 +267,33 @@ def test_a_component_given_by_url_is_used_and_not_stopped(home: Path, tmp_path: 
     finally:
         own.terminate()
         own.wait(timeout=10)
+
+
+def test_a_picked_port_taken_before_the_service_binds_it_is_picked_again(home: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race behind a flaky start: the free port found for the service is taken before it binds."""
+    from rich.console import Console
+
+    from harness.stack import lifecycle
+
+    thief = socket.socket()
+    thief.bind(("127.0.0.1", 0))
+    thief.listen()
+    taken = thief.getsockname()[1]
+    real, calls = lifecycle.comp_free, []
+
+    def picks() -> int:
+        calls.append(1)
+        return taken if len(calls) == 5 else real()  # the fifth pick is the service's
+
+    monkeypatch.setattr(lifecycle, "comp_free", picks)
+    try:
+        state = lifecycle.up(lifecycle.UpOptions(home=home, service_port=0, toxiproxy_port=0),
+                             Console(stderr=True, quiet=True))
+        url = state.components["service"].url
+        assert url is not None and not url.endswith(f":{taken}") and len(calls) == 6, (url, taken, len(calls))
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        assert "Address already in use" in (home / "logs" / "service.log").read_text()
+    finally:
+        thief.close()
+        lifecycle.down(home)
