@@ -112,7 +112,8 @@ def _validate(path: Path, data: dict[str, Any], node: yaml.Node | None) -> None:
         raise ExperimentError("\n".join(lines))
 
 
-SCHEDULE_KEYS = {"flap": "flap", "ramp": "ramp", "steps": "steps", "at": "fault_at", "for": "fault_for"}
+SCHEDULE_KEYS = {"flap": "flap", "ramp": "ramp", "steps": "steps", "at": "fault_at", "for": "fault_for",
+                 "toxicity": "toxicity"}
 """Schedule keys an experiment may give per fault or for all, and the flag each one means."""
 
 
@@ -145,8 +146,6 @@ def _fault_flags(fault: dict[str, Any], schedule: dict[str, Any]) -> ChaosFlags:
     for key, flag in SCHEDULE_KEYS.items():
         if (value := fault.get(key, shared.get(key))) is not None:
             out[flag] = str(value)
-    if (tox := fault.get("toxicity", shared.get("toxicity"))) is not None:
-        out["toxicity"] = str(tox)
     return ChaosFlags(**out)
 
 

@@ -83,9 +83,6 @@ class Window:
             out.append((off_at, False, "window"))
         return out
 
-    def is_constant(self) -> bool:
-        return self.at_s == 0 and self.for_s is None and self.flap is None
-
     def describe(self) -> str:
         parts = []
         if self.at_s or self.for_s is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.chaos.faults.base import Fault
+from harness.chaos.faults.network import STREAMS
 from harness.toxiclient import ToxiproxyClient
 
 
@@ -27,7 +28,7 @@ class LatencyFault(Fault):
     steps: tuple[tuple[float, int], ...] = ()  # (seconds into the fault phase, latency_ms from then on)
     stream: str = "downstream"
     def __post_init__(self) -> None:
-        if self.stream not in ("upstream", "downstream"):
+        if self.stream not in STREAMS:
             raise ValueError(f"stream must be upstream or downstream, not {self.stream!r}")
 
     _applied_at: float = field(default=0.0, init=False, repr=False, compare=False)
