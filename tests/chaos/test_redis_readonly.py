@@ -26,7 +26,7 @@ def test_writes_answer_readonly_until_rolled_back(redis_url: str) -> None:
     assert isinstance(fault, RedisReadonlyFault) and opts.fault_label == "redis-readonly"
     client = redis.Redis.from_url(redis_url, socket_timeout=2)
     client.rpush("session:s1", "turn 1")
-    fault.bind({"redis": Component(backend="redis-server", url=redis_url)})
+    fault.bind({"redis": Component(backend="redis-server", url=redis_url, started_by_us=True)})
     fault.apply(None)  # type: ignore[arg-type]  # the server's own state, no proxy
     with pytest.raises(redis.exceptions.ReadOnlyError, match="read only replica"):
         client.lpush("session:s1", "turn 2")
@@ -39,8 +39,11 @@ def test_writes_answer_readonly_until_rolled_back(redis_url: str) -> None:
     client.close()
 
 
-@pytest.mark.parametrize("backend", ["fakeredis", "url", None])
-def test_a_redis_the_harness_did_not_start_is_never_demoted(backend: str | None) -> None:
+@pytest.mark.parametrize(("backend", "ours"), [("fakeredis", True), ("url", True), ("redis-server", False),
+                                               (None, True)])
+def test_a_redis_the_harness_did_not_start_is_never_demoted(backend: str | None, ours: bool) -> None:
+    """Not fakeredis (no replication), not a URL, and not a redis-server an earlier ``harness up`` left running."""
     fault = RedisReadonlyFault()
-    with pytest.raises(NotOurRedis, match="embedded redis-server"):
-        fault.bind({"redis": Component(backend=backend, url="redis://127.0.0.1:6379")} if backend else {})
+    with pytest.raises(NotOurRedis, match="embedded redis-server, started by this harness"):
+        fault.bind({"redis": Component(backend=backend, url="redis://127.0.0.1:6379", started_by_us=ours)}
+                   if backend else {})

@@ -15,8 +15,9 @@ from harness.chaos.faults.latency import LatencyFault
 from harness.chaos.faults.limit_data import LimitDataFault
 from harness.chaos.faults.llm_errors import LlmErrorFault
 from harness.chaos.faults.network import STREAMS, ToxicFault
+from harness.chaos.faults.our_redis import NotOurRedis
 from harness.chaos.faults.redis_flush import RedisFlushFault
-from harness.chaos.faults.redis_readonly import NotOurRedis, RedisReadonlyFault
+from harness.chaos.faults.redis_readonly import RedisReadonlyFault
 from harness.chaos.faults.reset_peer import ResetPeerFault
 from harness.chaos.faults.slicer import SlicerFault
 

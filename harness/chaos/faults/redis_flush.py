@@ -20,7 +20,7 @@ from typing import Any
 import redis
 
 from harness.chaos.faults.base import Fault
-from harness.chaos.faults.redis_readonly import NotOurRedis
+from harness.chaos.faults.our_redis import our_redis_url
 from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
@@ -34,12 +34,8 @@ class RedisFlushFault(Fault):
     proxy = "redis"
 
     def bind(self, components: dict[str, Component]) -> None:
-        r = components.get("redis")
-        if r is None or r.backend not in ("redis-server", "fakeredis") or not r.started_by_us:
-            raise NotOurRedis("--redis-flush needs a Redis this harness started (this stack's Redis is "
-                              f"{r.backend if r else 'not known: --target without a stack'}); a --redis-url "
-                              "is not ours to empty")
-        self.url = r.url
+        self.url = our_redis_url(components, "--redis-flush", ("redis-server", "fakeredis"),
+                                 "a Redis this harness started", "a --redis-url is not ours to empty")
 
     def apply(self, client: ToxiproxyClient) -> dict[str, Any]:
         del client  # an action on the server itself, not a toxic

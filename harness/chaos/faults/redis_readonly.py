@@ -19,14 +19,11 @@ from typing import Any
 import redis
 
 from harness.chaos.faults.base import Fault
+from harness.chaos.faults.our_redis import our_redis_url
 from harness.state import Component
 from harness.toxiclient import ToxiproxyClient
 
 UNREACHABLE_MASTER = ("127.0.0.1", 1)  # loopback port 1: refused at once, never a real master
-
-
-class NotOurRedis(RuntimeError):
-    """The Redis in use is not a redis-server the harness started, so it will not be demoted."""
 
 
 @dataclass
@@ -38,12 +35,9 @@ class RedisReadonlyFault(Fault):
     holds = "role"  # the node is a replica or a master, one at a time
 
     def bind(self, components: dict[str, Component]) -> None:
-        r = components.get("redis")
-        if r is None or r.backend != "redis-server":
-            raise NotOurRedis("--redis-readonly needs the embedded redis-server (this stack's Redis is "
-                              f"{r.backend if r else 'not known: --target'}); fakeredis has no replication "
-                              "and a --redis-url is not ours to demote")
-        self.url = r.url
+        self.url = our_redis_url(components, "--redis-readonly", ("redis-server",),
+                                 "the embedded redis-server, started by this harness",
+                                 "fakeredis has no replication and a --redis-url is not ours to demote")
 
     def _command(self, *args: Any) -> Any:
         client = redis.Redis.from_url(str(self.url), socket_timeout=5)
