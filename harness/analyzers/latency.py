@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analyzers.alarms import alarm_spec, min_alarm_s
 from harness.analyzers.base import AnalyzerResult, Input
 from harness.analyzers.dynamo_calls import DynamoCalls, dynamodb_calls
 from harness.analyzers.hist import hist_from_us, spectrum, summarize
@@ -101,14 +102,13 @@ class LatencyAnalyzer:
         """What the design's DynamoDB p99 alarm makes of the fault phase's calls (its own analyzer times it)."""
         if dyn_p99 is None:
             return ""
-        cfg = slo.get("alarms")
-        threshold = float(cfg["dynamodb_latency"]["threshold"])
-        periods = int(cfg["dynamodb_latency"]["evaluation_periods"])
-        minutes = periods * float(cfg["period_s"]) / 60.0
-        if dyn_p99 <= threshold:
-            return f": the fault phase's DynamoDB p99 was {dyn_p99:.0f} ms, under its {threshold:g} ms, so it would not"
-        return (f": the fault phase's DynamoDB p99 was {dyn_p99:.0f} ms, over its {threshold:g} ms, so it fires "
-                f"once this lasts {periods} periods ({minutes:g} min at the design's timings; see the alarms section)")
+        spec = alarm_spec(slo, "dynamodb_latency", float(slo.get("alarms", "period_s")))
+        if dyn_p99 <= spec.threshold:
+            return (f": the fault phase's DynamoDB p99 was {dyn_p99:.0f} ms, under its {spec.threshold:g} ms, "
+                    "so it would not")
+        return (f": the fault phase's DynamoDB p99 was {dyn_p99:.0f} ms, over its {spec.threshold:g} ms, so it fires "
+                f"once this lasts {spec.datapoints_to_alarm} periods ({min_alarm_s(spec) / 60.0:g} min at the "
+                "design's timings; see the alarms section)")
 
     # ------------------------------------------------------------------ chat
     def _chat(self, run: RunData, slo: Slo, res: AnalyzerResult, recs: pd.DataFrame) -> LatencySection:

@@ -35,12 +35,13 @@ from harness.analyzers.sections import AlarmChange, AlarmsSection, AlarmTrack
 from harness.records import RECORDS_FILE
 from harness.slo import Slo
 
-__all__ = ["AlarmSpec", "AlarmsAnalyzer", "Datapoint", "aggregate", "evaluate"]
+__all__ = ["AlarmSpec", "AlarmsAnalyzer", "Datapoint", "aggregate", "alarm_spec", "evaluate", "min_alarm_s"]
 
 STATISTIC = {"dynamodb_latency": "p99", "circuit_open": "Maximum", "stateless": "Maximum"}
 
 
-def _spec(slo: Slo, name: str, period: float) -> AlarmSpec:
+def alarm_spec(slo: Slo, name: str, period: float) -> AlarmSpec:
+    """One of the design's alarms as the SLO file configures it, evaluated every ``period`` seconds."""
     a = slo.get("alarms", name)
     return AlarmSpec(
         name=name, threshold=float(a["threshold"]), period_s=period,
@@ -67,7 +68,7 @@ def _not_closed_intervals(run: RunData) -> list[tuple[float, float]]:
     return out
 
 
-def _min_alarm_s(spec: AlarmSpec) -> float:
+def min_alarm_s(spec: AlarmSpec) -> float:
     """Shortest breach that can put the alarm in ALARM: M breaching periods."""
     return spec.datapoints_to_alarm * spec.period_s
 
@@ -106,9 +107,9 @@ class AlarmsAnalyzer:
         length = fault[1] - fault[0]
         out: dict[str, str] = {}
         for name in STATISTIC:
-            need = _min_alarm_s(_spec(slo, name, period))
+            need = min_alarm_s(alarm_spec(slo, name, period))
             if need > length + 1e-9:
-                out[name] = (f"needs {need:g} s of breach ({_spec(slo, name, period).datapoints_to_alarm} x "
+                out[name] = (f"needs {need:g} s of breach ({alarm_spec(slo, name, period).datapoints_to_alarm} x "
                              f"{period:g} s periods) but the fault phase lasts {length:g} s")
         return out
 
@@ -118,7 +119,7 @@ class AlarmsAnalyzer:
         skipped: dict[str, str] = {}
         for name, fn in (("dynamodb_latency", self._latency), ("circuit_open", self._circuit),
                          ("stateless", self._stateless)):
-            sp = _spec(slo, name, period)
+            sp = alarm_spec(slo, name, period)
             dps, why = fn(run, sp, start, end)
             if dps is None:
                 skipped[name] = why
