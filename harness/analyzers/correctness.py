@@ -103,8 +103,8 @@ class CorrectnessAnalyzer:
             return res.skip("no records carry a verdict")
         window = int(slo.get("correctness", "cache_window_turns"))
         recs = recs.assign(verdict=relabel(recs, window))
-        phase = pd.Series(run_phase(run, recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)),
-                          index=recs.index).replace("", "outside")
+        phase = pd.Series(run_phase(run, recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float),
+                                    recs["ts"].to_numpy(dtype=float)), index=recs.index).replace("", "outside")
         res.data["by_mode"] = _table(recs, recs["memory_mode"].fillna("none"))
         res.data["by_phase"] = _table(recs, phase)
         res.data["overall"] = _table(recs.assign(_all="all"), recs.assign(_all="all")["_all"])["all"]

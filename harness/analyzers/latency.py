@@ -75,7 +75,7 @@ class LatencyAnalyzer:
         late = float((fault or {}).get("latency_ms") or 0.0)
         if not 0 < late < timeout_ms or (fault or {}).get("down") or (fault or {}).get("blackhole"):
             return
-        phase = run_phase(run, recs["start"].to_numpy(dtype=float))
+        phase = run_phase(run, recs["start"].to_numpy(dtype=float), recs["ts"].to_numpy(dtype=float))
         turns = int((phase == "fault").sum())
         per_turn = dyn_p99 = None
         if calls.frame is not None and len(calls.frame) and turns:
@@ -121,7 +121,7 @@ class LatencyAnalyzer:
         cor = (ts - intended) * 1e6
         cor = np.where(np.isfinite(cor), cor, unc)
         use = cor if slo.get("latency", "use_corrected") else unc
-        phase = run_phase(run, np.where(np.isfinite(intended), intended, ts))
+        phase = run_phase(run, np.where(np.isfinite(intended), intended, ts), ts)
         mode = recs["memory_mode"].fillna("none").astype(str).to_numpy()
         interval_us = int(float(slo.get("latency", "expected_interval_ms")) * 1000)
 

@@ -69,9 +69,14 @@ def _count(flags: pd.DataFrame) -> Outcomes:
                     int(flags["timeout"].sum()), int(flags["http_status"].sum()), int(flags["contract"].sum()))
 
 
-def run_phase(run: RunData, ts: np.ndarray) -> np.ndarray:
-    """Phase of each timestamp, with requests before the first phase in the first, after the last in the last."""
-    phase = run.phase_of(ts)
+def run_phase(run: RunData, ts: np.ndarray, end: np.ndarray | None = None) -> np.ndarray:
+    """Phase of each timestamp, with requests before the first phase in the first, after the last in the last.
+
+    With ``end`` (each request's answer time), a request of the first phase
+    still in flight at the fault's onset goes to the fault's phase
+    (``RunData.request_phase``).
+    """
+    phase = run.phase_of(ts) if end is None else run.request_phase(ts, end)
     if run.phases:
         first, last = run.phases[0], run.phases[-1]
         phase = np.where((phase == "") & (ts < float(first["start"])), str(first["name"]), phase)
@@ -107,7 +112,7 @@ class RequestsAnalyzer:
             return res.skip(f"{RECORDS_FILE} holds no requests: the load generator sent nothing")
         flags = classify(recs)
         ts = recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)
-        phase = run_phase(run, ts)
+        phase = run_phase(run, ts, recs["ts"].to_numpy(dtype=float))
         scen = recs["scenario"].fillna("none").astype(str).to_numpy()
         res.data["overall"] = asdict(_count(flags))
         limits = slo.get("requests", "max_failed_share")

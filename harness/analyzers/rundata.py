@@ -10,6 +10,7 @@ are recorded in ``missing`` with a reason so each analyzer can report itself
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,6 +265,29 @@ class RunData:
             out[mask & (out == "")] = str(p["name"])
         return out
 
+    def fault_onset(self) -> float | None:
+        """When the first fault went on: run.json ``fault.start``, else the start of the phase after the first."""
+        start = (self.fault or {}).get("start")
+        if isinstance(start, (int, float)) and math.isfinite(start):
+            return float(start)
+        return float(self.phases[1]["start"]) if len(self.phases) > 1 else None
+
+    def request_phase(self, start: np.ndarray | pd.Series, end: np.ndarray | pd.Series) -> np.ndarray:
+        """Phase of each request by its start, except a first-phase request still in flight at the fault's onset.
+
+        That request met the fault: a 2 s DynamoDB delay or a reset that reaches
+        it is the fault's doing, so it is judged with the phase the fault began in,
+        not counted against the steady state the first phase is meant to show.
+        """
+        phase = self.phase_of(start)
+        onset = self.fault_onset()
+        if onset is None or len(self.phases) < 2:
+            return phase
+        first = str(self.phases[0]["name"])
+        met = (phase == first) & (np.asarray(end, dtype=float) > onset)
+        phase[met] = str(self.phase_of(np.array([onset]))[0] or self.phases[1]["name"])
+        return phase
+
     def phase_bounds(self, name: str) -> tuple[float, float] | None:
         for p in self.phases:
             if p.get("name") == name:
@@ -276,8 +300,13 @@ class RunData:
         return self.events[self.events["event"] == kind]
 
 
-def load_run(run_dir: Path | str) -> RunData:
-    """Parse every run-directory file in ``run_dir``; absent files go to ``missing``."""
+def load_run(run_dir: Path | str, *, table: bool = True, wire: bool = True) -> RunData:
+    """Parse every run-directory file in ``run_dir``; absent files go to ``missing``.
+
+    ``table=False`` / ``wire=False`` skip the DynamoDB scan and the wire tap (left
+    empty, not reported missing): a comparison reads neither, and at a million
+    turns each is as large as the records.
+    """
     rd = Path(run_dir)
     if not rd.is_dir():
         raise RunDataError(f"run directory {rd} does not exist")
@@ -342,16 +371,17 @@ def load_run(run_dir: Path | str) -> RunData:
         events["ts"] = pd.to_numeric(events["ts"], errors="coerce")
         events = events.sort_values("ts", kind="stable").reset_index(drop=True)
     item_bytes: list[int] = []  # sizes of the items as scanned, for the partitions analyzer
-    table = jl("table.jsonl", ["session_id", "turn_number"], sizes=item_bytes)
+    table_cols = ["session_id", "turn_number"]
+    scanned = jl("table.jsonl", table_cols, sizes=item_bytes) if table else _frame([], table_cols)
     metrics_text: str | None = None
     mp = rd / "metrics.txt"
     if mp.is_file():
         metrics_text = mp.read_text(encoding="utf-8", errors="replace")
     else:
         missing["metrics.txt"] = "metrics.txt not found"
-    wire = jl("taps/dynamodb.jsonl", WIRE_COLUMNS)
-    if len(wire):
-        wire["ts"] = pd.to_numeric(wire["ts"], errors="coerce")
-        wire = wire.sort_values("ts", kind="stable").reset_index(drop=True)
-    return RunData(rd, run, timeline, records, missed, events, table, metrics_text, wire, missing, malformed,
-                   dups, np.asarray(item_bytes, dtype=np.int64) if len(item_bytes) == len(table) else None)
+    tap = jl("taps/dynamodb.jsonl", WIRE_COLUMNS) if wire else _frame([], WIRE_COLUMNS)
+    if len(tap):
+        tap["ts"] = pd.to_numeric(tap["ts"], errors="coerce")
+        tap = tap.sort_values("ts", kind="stable").reset_index(drop=True)
+    return RunData(rd, run, timeline, records, missed, events, scanned, metrics_text, tap, missing, malformed,
+                   dups, np.asarray(item_bytes, dtype=np.int64) if len(item_bytes) == len(scanned) else None)

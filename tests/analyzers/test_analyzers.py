@@ -64,7 +64,9 @@ def test_latency_percentiles_match_numpy(healthy: tuple[Path, Verdict]) -> None:
     recs = [json.loads(x) for x in (d / "records" / "records.jsonl").read_text().splitlines()]
     run = json.loads((d / "run.json").read_text())
     b0, b1 = run["phases"][0]["start"], run["phases"][0]["end"]
-    lat = np.array([(r["ts"] - r["intended_start"]) * 1000 for r in recs if b0 <= r["intended_start"] < b1])
+    onset = run["fault"]["start"]  # a baseline request still in flight then is the fault phase's
+    lat = np.array([(r["ts"] - r["intended_start"]) * 1000 for r in recs
+                    if b0 <= r["intended_start"] < b1 and r["ts"] <= onset])
     got = v.results["latency"].data["by_phase"]["baseline"]["corrected"]
     assert got["count"] == len(lat)
     assert got["p99"] == pytest.approx(np.percentile(lat, 99), rel=0.01)
@@ -103,6 +105,48 @@ def test_coordinated_omission_corrected_from_intended_start(make_run: Callable[.
     assert not check(v, "latency.fault.p99").passed
     slo = load_slo_override(d, {"latency": {"use_corrected": False}})
     assert check(analyze_run(d, slo), "latency.fault.p99").passed
+
+
+def _straddle(d: Path, offset_s: float, failed: bool = False, count: int = 10) -> None:
+    """The last ``count`` baseline requests take 2 s, starting ``offset_s`` before the fault's onset; one is reset."""
+    onset = json.loads((d / "run.json").read_text())["fault"]["start"]
+    p = d / "records" / "records.jsonl"
+    lines = [json.loads(x) for x in p.read_text().splitlines()]
+    last = [i for i, r in enumerate(lines) if r["start"] < onset][-count:]
+    for k, i in enumerate(last):
+        start = onset - offset_s + 0.003 * k
+        lines[i].update(start=start, intended_start=start, ts=start + 2.0, latency_us=2_000_000)
+    if failed:
+        lines[last[0]].update(status=None, error="ConnectionResetError: reset by peer", memory_mode=None,
+                              ts=onset + 0.01, latency_us=int((onset + 0.01 - lines[last[0]]["start"]) * 1e6))
+    p.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+
+
+def test_a_request_in_flight_at_the_faults_onset_is_judged_with_the_fault(make_run: Callable[..., Path]) -> None:
+    """It met the fault: its 2 s (or its reset) is the fault's doing, not a baseline that was unhealthy."""
+    d = make_run()
+    _straddle(d, offset_s=0.05, failed=True)
+    v = analyze_run(d)
+    assert check(v, "latency.baseline.p99").passed
+    assert check(v, "requests.baseline.failed").passed
+    failed = check(v, "requests.fault.failed")
+    assert failed.failed and failed.measured == 1 and "ConnectionResetError" in failed.detail
+    # the requests and latency analyzers both count a baseline request answered after the onset in the fault
+    onset = json.loads((d / "run.json").read_text())["fault"]["start"]
+    recs = [json.loads(x) for x in (d / "records" / "records.jsonl").read_text().splitlines()]
+    answered_before = sum(r["start"] < onset and r["ts"] <= onset for r in recs)
+    assert sum(r["start"] < onset < r["ts"] for r in recs) >= 10
+    assert v.results["requests"].data["by_phase"]["baseline"]["requests"] == answered_before
+    assert v.results["latency"].data["by_phase"]["baseline"]["corrected"]["count"] == answered_before
+
+
+def test_a_slow_baseline_request_answered_before_the_onset_still_fails_the_baseline(
+        make_run: Callable[..., Path]) -> None:
+    d = make_run()
+    _straddle(d, offset_s=2.1, count=20)  # each answered 40-100 ms before the fault went on
+    v = analyze_run(d)
+    c = check(v, "latency.baseline.p99")
+    assert c.failed and c.measured >= 1999
 
 
 def load_slo_override(d: Path, data: dict) -> object:  # type: ignore[type-arg]
