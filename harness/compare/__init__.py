@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.compare.engine import Comparison, MetricRow, Options, compare_samples
-    from harness.compare.runs import CompareInputError, RunSample, discover, load_sample, load_side
+    from harness.compare.runs import CompareInputError, RunSample, discover, load_sample, load_side, load_sides
 
 _HOME = {"Comparison": "engine", "MetricRow": "engine", "Options": "engine", "compare_samples": "engine",
          "CompareInputError": "runs", "RunSample": "runs", "discover": "runs", "load_sample": "runs",
-         "load_side": "runs"}
+         "load_side": "runs", "load_sides": "runs"}
 __all__ = ["CompareInputError", "Comparison", "MetricRow", "Options", "RunSample", "compare_samples", "discover",
-           "load_sample", "load_side"]
+           "load_sample", "load_side", "load_sides"]
 
 
 def __getattr__(name: str) -> Any:

@@ -50,7 +50,7 @@ def compare(
     """Did NEW make the memory layer slower or less resilient than BASE? With confidence intervals and tests."""
     # numpy, pandas and scipy load only when the command runs, so `harness --help` stays fast.
     from harness.compare.engine import Options, compare_samples
-    from harness.compare.runs import CompareInputError, load_side
+    from harness.compare.runs import CompareInputError, load_sides
 
     if fmt not in FORMATS:
         raise _usage(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -63,7 +63,7 @@ def compare(
     try:
         opt = Options(alpha=alpha, min_effect=parse_share(min_effect, "--min-effect"), unit=unit,  # type: ignore[arg-type]
                       resamples=resamples, seed=seed, noise_floor=parse_share(noise_floor, "--noise-floor", 100.0))
-        base_runs, new_runs = load_side(base), load_side(new)
+        base_runs, new_runs = load_sides(base, new)
     except (typer.BadParameter, CompareInputError) as exc:
         raise _usage(str(exc)) from None
     result = compare_samples(base_runs, new_runs, opt, base_label=str(base), new_label=str(new))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from harness.compare import Comparison, MetricRow, Options, compare_samples, load_side
+from harness.analyzers.rundata import load_run
+from harness.compare import Comparison, MetricRow, Options, compare_samples, load_side, load_sides
 from harness.compare.runs import CompareInputError, discover
 from tests.compare.synth import Spec, write_run
 
@@ -157,3 +159,41 @@ def test_a_wrong_answer_is_in_the_wrong_share_not_the_error_share(tmp_path: Path
     turns = _turns_frame(load_run(d))
     assert turns["error"].tolist() == [False, False, True]
     assert turns["wrong"].tolist() == [False, True, False]
+
+
+def test_both_sides_load_in_parallel_to_the_same_samples_in_order(tmp_path: Path) -> None:
+    for i in range(3):
+        write_run(tmp_path / "a", Spec(seed=30 + i))
+    write_run(tmp_path / "b", Spec(seed=40, dynamo_extra_ms=20.0))
+    base, new = load_sides(tmp_path / "a", tmp_path / "b")
+    one_by_one = load_side(tmp_path / "a"), load_side(tmp_path / "b")
+    assert [s.run_id for s in base] == [s.run_id for s in one_by_one[0]] and len(base) == 3
+    assert [s.run_id for s in new] == [s.run_id for s in one_by_one[1]]
+    for got, want in zip([*base, *new], [*one_by_one[0], *one_by_one[1]], strict=True):
+        pd.testing.assert_frame_equal(got.latency, want.latency)
+        pd.testing.assert_frame_equal(got.turns, want.turns)
+        assert got.breaker == want.breaker and got.lost_turns == want.lost_turns
+
+
+def test_a_bad_side_is_refused_before_the_other_is_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_run(tmp_path / "a", Spec(seed=1))
+    (tmp_path / "empty").mkdir()
+    parsed: list[Path] = []
+    monkeypatch.setattr("harness.compare.runs.load_sample", lambda p: parsed.append(p))
+    with pytest.raises(CompareInputError, match="holds no run directory"):
+        load_sides(tmp_path / "a", tmp_path / "empty")
+    assert parsed == []
+
+
+def test_a_comparison_skips_the_table_scan_and_the_wire_tap(tmp_path: Path) -> None:
+    """Neither is read by a comparison; at a million turns each is as large as the records."""
+    run = write_run(tmp_path / "a", Spec(seed=1))
+    (run / "table.jsonl").write_text("not json at all\n", encoding="utf-8")
+    (run / "taps").mkdir(exist_ok=True)
+    (run / "taps" / "dynamodb.jsonl").write_text("{broken\n", encoding="utf-8")
+    rd = load_run(run, table=False, wire=False)
+    assert len(rd.table) == 0 and len(rd.wire) == 0
+    assert "table.jsonl" not in rd.malformed and "taps/dynamodb.jsonl" not in rd.malformed
+    assert "table.jsonl" not in rd.missing
+    full = load_run(run)
+    assert full.malformed.get("table.jsonl") == 1 and full.malformed.get("taps/dynamodb.jsonl") == 1
