@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analyzers.base import AnalyzerResult, Input
-from harness.analyzers.rundata import RunData
+from harness.analyzers.rundata import ONSET_GRACE_S, RunData
 from harness.analyzers.sections import PhaseCount, RequestsSection
 from harness.records import RECORDS_FILE
 from harness.slo import Slo
@@ -69,14 +69,20 @@ def _count(flags: pd.DataFrame) -> Outcomes:
                     int(flags["timeout"].sum()), int(flags["http_status"].sum()), int(flags["contract"].sum()))
 
 
-def run_phase(run: RunData, ts: np.ndarray, end: np.ndarray | None = None) -> np.ndarray:
+def onset_grace_s(slo: Slo) -> float:
+    """How long a baseline request may have been in flight at the fault's onset and still be the fault's."""
+    return float(slo.get("latency", "chat_p99_ms")["baseline"]) / 1000.0
+
+
+def run_phase(run: RunData, ts: np.ndarray, end: np.ndarray | None = None,
+              grace_s: float = ONSET_GRACE_S) -> np.ndarray:
     """Phase of each timestamp, with requests before the first phase in the first, after the last in the last.
 
-    With ``end`` (each request's answer time), a request of the first phase
-    still in flight at the fault's onset goes to the fault's phase
+    With ``end`` (each request's answer time), a baseline request the fault's
+    onset caught in flight, younger than ``grace_s``, goes to the fault's phase
     (``RunData.request_phase``).
     """
-    phase = run.phase_of(ts) if end is None else run.request_phase(ts, end)
+    phase = run.phase_of(ts) if end is None else run.request_phase(ts, end, grace_s)
     if run.phases:
         first, last = run.phases[0], run.phases[-1]
         phase = np.where((phase == "") & (ts < float(first["start"])), str(first["name"]), phase)
@@ -112,7 +118,7 @@ class RequestsAnalyzer:
             return res.skip(f"{RECORDS_FILE} holds no requests: the load generator sent nothing")
         flags = classify(recs)
         ts = recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)
-        phase = run_phase(run, ts, recs["ts"].to_numpy(dtype=float))
+        phase = run_phase(run, ts, recs["ts"].to_numpy(dtype=float), onset_grace_s(slo))
         scen = recs["scenario"].fillna("none").astype(str).to_numpy()
         res.data["overall"] = asdict(_count(flags))
         limits = slo.get("requests", "max_failed_share")

@@ -31,6 +31,12 @@ from harness.records import EVENT_COLUMNS, FIELD_TYPES, NUMERIC, RECORD_COLUMNS,
 _loads: Callable[[bytes], Any] = orjson.loads
 _DecodeError: type[Exception] = orjson.JSONDecodeError
 
+# How long a baseline request may have been in flight when the fault went on and
+# still be the fault's (``RunData.request_phase``): the default SLO's baseline chat
+# p99 target. Analyzers pass their own SLO's; ``harness compare`` uses this.
+ONSET_GRACE_S = 1.0
+
+
 class RunDataError(ValueError):
     """The run directory itself is unusable (missing or run.json unreadable)."""
 
@@ -272,19 +278,24 @@ class RunData:
             return float(start)
         return float(self.phases[1]["start"]) if len(self.phases) > 1 else None
 
-    def request_phase(self, start: np.ndarray | pd.Series, end: np.ndarray | pd.Series) -> np.ndarray:
-        """Phase of each request by its start, except a first-phase request still in flight at the fault's onset.
+    def request_phase(self, start: np.ndarray | pd.Series, end: np.ndarray | pd.Series,
+                      grace_s: float = ONSET_GRACE_S) -> np.ndarray:
+        """Phase of each request by its start, except a first-phase request the fault's onset caught young.
 
-        That request met the fault: a 2 s DynamoDB delay or a reset that reaches
-        it is the fault's doing, so it is judged with the phase the fault began in,
-        not counted against the steady state the first phase is meant to show.
+        A baseline request still in flight when the first fault went on, and in
+        flight for less than ``grace_s`` then (not yet slow by the baseline's own
+        p99 target), met the fault: a 2 s DynamoDB delay or a reset that reaches
+        it is the fault's doing, so it is judged with the phase the fault began
+        in. One already older than ``grace_s`` at the onset (a hung request) was
+        the baseline's problem before any fault, and stays there.
         """
         phase = self.phase_of(start)
         onset = self.fault_onset()
         if onset is None or len(self.phases) < 2:
             return phase
         first = str(self.phases[0]["name"])
-        met = (phase == first) & (np.asarray(end, dtype=float) > onset)
+        st = np.asarray(start, dtype=float)
+        met = (phase == first) & (np.asarray(end, dtype=float) > onset) & (onset - st < grace_s)
         phase[met] = str(self.phase_of(np.array([onset]))[0] or self.phases[1]["name"])
         return phase
 

@@ -15,6 +15,7 @@ from harness.analyzers import Verdict, analyze_run
 from harness.analyzers.base import AnalyzerResult
 from harness.analyzers.rundata import RunDataError
 from harness.slo import SloError, load_slo
+from tests.analyzers.synth import edit_records
 
 
 def check(v: Verdict, name: str):  # type: ignore[no-untyped-def]
@@ -138,6 +139,24 @@ def test_a_request_in_flight_at_the_faults_onset_is_judged_with_the_fault(make_r
     assert sum(r["start"] < onset < r["ts"] for r in recs) >= 10
     assert v.results["requests"].data["by_phase"]["baseline"]["requests"] == answered_before
     assert v.results["latency"].data["by_phase"]["baseline"]["corrected"]["count"] == answered_before
+
+
+def test_a_baseline_request_already_hung_at_the_onset_stays_the_baselines(make_run: Callable[..., Path]) -> None:
+    """In flight for longer than the baseline's 1 s p99 target when the fault went on: not the fault's doing."""
+    d = make_run()
+    onset = json.loads((d / "run.json").read_text())["fault"]["start"]
+    stop = json.loads((d / "run.json").read_text())["phases"][-1]["end"]
+
+    def hang(recs: list[dict[str, Any]]) -> None:
+        r = next(r for r in recs if onset - 6.0 < r["start"] < onset - 5.0)
+        r.update(status=None, error="TimeoutError: in flight when the load stopped", memory_mode=None, ts=stop,
+                 latency_us=int((stop - r["start"]) * 1e6))
+
+    edit_records(d, hang)
+    v = analyze_run(d)
+    c = check(v, "requests.baseline.failed")
+    assert c.failed and c.measured == 1 and "in flight when the load stopped" in c.detail
+    assert check(v, "requests.fault.failed").passed
 
 
 def test_a_slow_baseline_request_answered_before_the_onset_still_fails_the_baseline(
