@@ -1,6 +1,12 @@
 """Measure `harness compare` on real quick runs: A/A false regressions, A/B detection, sensitivity.
 
 Usage: python benchmarks/compare_aa_ab.py [--runs /tmp/cmp-runs] [--out benchmarks/results/compare-aa-ab.json]
+       python benchmarks/compare_aa_ab.py --design DIR [--out benchmarks/results/compare-design-timing.json]
+
+``--design DIR`` measures the design-timing size instead: DIR holds real runs at
+the design's timings (``harness chaos --variant hardened --repeat N``, no fault;
+the 60 s fault phase is what is compared), one against one as a user with two
+runs would.
 
 Why real runs: a comparison is worth trusting only if identical runs rarely
 differ, real changes are found, and the smallest slowdown it sees is known, all
@@ -114,6 +120,30 @@ def sensitivity(pool: list[RunSample]) -> dict[str, Any]:
     return out
 
 
+DESIGN_SHIFTS_MS = (5.0, 10.0, 20.0, 30.0, 40.0, 60.0)
+DESIGN_FLOORS = (0.5, 4.0)  # 4.0 is the default --noise-floor for fewer than 5 runs a side
+
+
+def design_timing(pool: list[RunSample]) -> dict[str, Any]:
+    """Single design-timing runs, every pair: A/A false regressions and the power to see d ms on DynamoDB calls.
+
+    Both orders of a pair are used for power (d is added to the second run), so
+    a slower first run does not hide or fake an effect.
+    """
+    ordered = list(itertools.permutations(range(len(pool)), 2))
+    out: dict[str, Any] = {"runs": [s.run_id for s in pool], "pairs": len(ordered) // 2,
+                           "fault_phase_dynamodb_write_p50_ms": [], "aa": {}, "power": {}}
+    for s in pool:
+        lat = s.latency
+        m = (lat["phase"] == "fault") & (lat["series"] == "dynamodb.write")
+        out["fault_phase_dynamodb_write_p50_ms"].append(round(float(lat.loc[m, "latency_ms"].median()), 2))
+    for floor in DESIGN_FLOORS:
+        out["aa"][f"floor {floor:.0%}"] = aa_pairs(pool, floor)
+        pairs = [([pool[i]], [pool[j]]) for i, j in ordered]
+        out["power"][f"floor {floor:.0%}"] = {d: power(pairs, d, floor) for d in DESIGN_SHIFTS_MS}
+    return out
+
+
 def ab(base: list[RunSample], new: list[RunSample], checks: list[tuple[str, str, str]]) -> dict[str, Any]:
     """A/B: a real change (20 ms on every DynamoDB reply, or seed vs hardened) and the rows that show it."""
     c = compare_samples(base, new, Options(resamples=2000))
@@ -130,9 +160,18 @@ def ab(base: list[RunSample], new: list[RunSample], checks: list[tuple[str, str,
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=Path, default=Path("/tmp/cmp-runs"))
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/compare-aa-ab.json"))
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--design", type=Path, default=None, help="a directory of design-timing runs")
     args = ap.parse_args()
     t = time.time()
+    if args.design:
+        out = args.out or Path("benchmarks/results/compare-design-timing.json")
+        res = design_timing(load_side(args.design))
+        res["seconds"] = round(time.time() - t, 1)
+        out.write_text(json.dumps(res, indent=2, default=str))
+        print(json.dumps(res, indent=2, default=str))
+        return 0
+    args.out = args.out or Path("benchmarks/results/compare-aa-ab.json")
     pools = {g: load_side(args.runs / g) for g in ("aa2s", "nofault", "lat20", "seed2s") if (args.runs / g).is_dir()}
     res: dict[str, Any] = {"runs": {g: len(p) for g, p in pools.items()}, "aa_single": {}, "aa_5v5": {}}
     for g in ("aa2s", "nofault"):
