@@ -1,8 +1,9 @@
 """The read path, one class per variant, and the design's graceful degradation levels it produces.
 
 Levels: 0 ``full`` (the whole window, from Redis and/or DynamoDB); 1
-``cache_only`` (DynamoDB failed; what Redis holds plus unflushed outbox turns);
-2 ``stateless`` (DynamoDB failed, Redis empty: current message only); 3
+``cache_only`` (DynamoDB failed; what Redis holds plus unflushed outbox turns,
+when that holds every one of the last 5 turns); 2 ``stateless`` (DynamoDB
+failed, and Redis is empty or lost a recent turn: current message only); 3
 ``fallback`` (DynamoDB *and* Redis failed: zero context, still answer).
 
 ``SeedHistory`` is the design's read path literally: any Redis hit returns at
@@ -27,6 +28,9 @@ from reference_service.memory.outbox import Outbox
 from reference_service.turns import Turn
 
 WINDOW = 10
+# The design's hot path: the last 5 turns. Level 1 ("cache only") promises them,
+# so a level-1 window must hold every one of the session's last 5 turns.
+RECENT = 5
 MODES = {0: "full", 1: "cache_only", 2: "stateless", 3: "fallback"}
 
 
@@ -135,6 +139,12 @@ class HardenedHistory:
         return len(turns) >= WINDOW or (bool(turns) and min(t.turn_number for t in turns) <= 1)
 
     @staticmethod
+    def _holds_recent(turns: list[Turn], newest: int) -> bool:
+        """Every one of the last ``RECENT`` turns up to ``newest`` is there (no gap a flushed Redis left)."""
+        have = {t.turn_number for t in turns}
+        return all(n in have for n in range(max(1, newest - RECENT + 1), newest + 1))
+
+    @staticmethod
     def _merge(*groups: list[Turn]) -> list[Turn]:
         now = time.time()
         by_number: dict[int, Turn] = {}
@@ -191,8 +201,10 @@ class HardenedHistory:
                                  max_turn_seen=numbers[-1])
         # Level 1 means "Redis only": without a Redis read to stand on, a few
         # unflushed outbox turns are not the recent window, and calling them
-        # cache_only would claim memory the service does not have.
-        if cached:
+        # cache_only would claim memory the service does not have. Nor is a
+        # window with a gap in its last 5 turns (Redis restarted empty, then took
+        # a newer write): answering from it would forget a turn level 1 promises.
+        if cached and self._holds_recent(partial, max(newest, self.last_turns.get(session_id))):
             return HistoryResult(
                 partial, level=1, reason=reason_of("dynamodb", dynamo.error),
                 source="+".join(name for name, got in (("redis", cached), ("outbox", pending)) if got),

@@ -44,18 +44,18 @@ def test_hardened_levels_breaker_and_outbox(make_config, dynamo_proxy, redis_pro
     with run_service(cfg, tmp_path / "ev.jsonl") as svc:
         r = svc.chat("recommend dark fantasy manga")
         cookie, sid = cookie_of(r), r.json()["session_id"]
-        for i in range(2, 4):
+        for i in range(2, 8):
             assert svc.chat(f"message {i}", cookie).json()["turn_number"] == i
-        assert rds.llen(f"session:{sid}") == 3
+        assert rds.llen(f"session:{sid}") == 7
 
-        # Level 1: Redis holds only part of the window and DynamoDB times out.
-        rds.ltrim(f"session:{sid}", 0, 1)
+        # Level 1: Redis holds the last 5 turns, not the 10 the hardened read wants, and DynamoDB times out.
+        rds.ltrim(f"session:{sid}", 0, 4)
         dynamo_proxy.set("blackhole")
         b = svc.chat("what about the second one?", cookie).json()
         assert b["debug_metadata"] == {"memory_mode": "cache_only", "level": 1, "reason": "dynamo_timeout",
-                                       "history_source": "redis", "turns_loaded": 2}
-        assert b["persisted"] is False and b["turn_number"] == 4
-        acknowledged = {1, 2, 3, 4}
+                                       "history_source": "redis", "turns_loaded": 5}
+        assert b["persisted"] is False and b["turn_number"] == 8
+        acknowledged = set(range(1, 9))
 
         # Level 2: Redis is empty and DynamoDB is down (connections refused).
         rds.delete(f"session:{sid}")
@@ -123,6 +123,30 @@ def test_hardened_levels_breaker_and_outbox(make_config, dynamo_proxy, redis_pro
         assert {d["memory_mode"] for d in degr} >= {"cache_only", "stateless", "fallback"}
         dbg = svc.client.get(f"{svc.url}/debug/memory").json()
         assert dbg["outbox"]["pending"] == 0 and dbg["outbox"]["flushed"] >= 4
+
+
+def test_hardened_goes_stateless_when_the_cache_lost_a_recent_turn(make_config, dynamo_proxy, redis_port,
+                                                                    tmp_path: Path) -> None:
+    """Redis restarted empty and then took a newer write: turns 2-3 cached, turn 1 gone, DynamoDB slow.
+
+    Level 1 promises the last 5 turns; a window with a gap in them would answer
+    "the first one" from memory that no longer holds it, so the reply is level 2,
+    with the design's notice.
+    """
+    cfg = make_config(variant="hardened")
+    rds = redis.Redis(port=redis_port, decode_responses=True)
+    with run_service(cfg, tmp_path / "ev.jsonl") as svc:
+        r = svc.chat("recommend dark fantasy manga")
+        cookie, sid = cookie_of(r), r.json()["session_id"]
+        for i in range(2, 4):
+            svc.chat(f"message {i}", cookie)
+        rds.ltrim(f"session:{sid}", 0, 1)  # newest first: turns 3 and 2 stay, turn 1 is gone
+        dynamo_proxy.set("blackhole")
+        b = svc.chat("is the first one on Kindle?", cookie).json()
+        assert b["debug_metadata"]["memory_mode"] == "stateless" and b["debug_metadata"]["level"] == 2, b
+        assert b["debug_metadata"]["reason"] == "dynamo_timeout"
+        assert b["response"].startswith(STATELESS_NOTICE)
+        assert b["turn_number"] == 4 and b["persisted"] is False  # numbered on, kept in the outbox
 
 
 def test_seed_blocks_on_slow_write_and_overwrites_after_stateless(
