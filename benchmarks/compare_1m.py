@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analyze_1m import build
 
-from harness.compare import Options, compare_samples, load_side, load_sides
+from harness.compare import Options, compare_samples, load_sides
 
 
 def main() -> None:
@@ -45,15 +45,12 @@ def main() -> None:
                                    str(sides[1].parent), "--format", "md"], capture_output=True, text=True)
             cli = time.perf_counter() - t
             t = time.perf_counter()
-            load_side(sides[0].parent), load_side(sides[1].parent)
-            t_serial = time.perf_counter() - t
-            t = time.perf_counter()
             base, new = load_sides(sides[0].parent, sides[1].parent)
             t_load = time.perf_counter() - t
             c = compare_samples(base, new, Options())
             t_cmp = time.perf_counter() - t - t_load
             print(f"run {i + 1}: CLI {cli:.2f} s (exit {proc.returncode}); in process: load both sides "
-                  f"{t_load:.2f} s in parallel ({t_serial:.2f} s one after the other, ratio {t_load / t_serial:.2f}), "
+                  f"{t_load:.2f} s, "
                   f"compare {t_cmp:.2f} s ({len(c.rows)} rows, unit {c.unit}, verdict {c.verdict})")
         if proc.returncode not in (0, 1, 3):
             print(proc.stderr[-2000:], file=sys.stderr)

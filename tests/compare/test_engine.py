@@ -161,7 +161,7 @@ def test_a_wrong_answer_is_in_the_wrong_share_not_the_error_share(tmp_path: Path
     assert turns["wrong"].tolist() == [False, True, False]
 
 
-def test_both_sides_load_in_parallel_to_the_same_samples_in_order(tmp_path: Path) -> None:
+def test_both_sides_load_to_the_same_samples_in_order(tmp_path: Path) -> None:
     for i in range(3):
         write_run(tmp_path / "a", Spec(seed=30 + i))
     write_run(tmp_path / "b", Spec(seed=40, dynamo_extra_ms=20.0))
