@@ -1,4 +1,5 @@
-"""Benchmark: `harness compare` on two run directories of 1,000,000 requests each (target: < 10 s).
+"""Benchmark: `harness compare` on two run directories of 1,000,000 requests each (target: < 10 s;
+met on 2026-12-07 at 17:22, not on that day's slower machine at 23:20: see compare.md).
 
 Usage: python benchmarks/compare_1m.py [--records 1000000] [--repeat 2] [--dir DIR]
 

@@ -236,7 +236,7 @@ def chaos(
     arrival_rate: Annotated[float | None, typer.Option(help="Open-model arrivals: new sessions per second")] = None,
     scenario: Annotated[str, typer.Option(help="Scenarios, comma-separated: chat, websocket, open, zipf")] = "chat",
     variant: Annotated[str, typer.Option(help="Reference service variant: seed or hardened")] = "hardened",
-    baseline: Annotated[str | None, typer.Option(help="Baseline phase length (default 20s; --quick 8s)")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Baseline phase length (default 40s; --quick 8s)")] = None,
     fault: Annotated[str | None, typer.Option(help="Fault phase length (default 60s; --quick 14s)")] = None,
     recovery: Annotated[str | None, typer.Option(help="Recovery phase length (default 40s; --quick 10s)")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Compressed timings, 32 s of load")] = False,

@@ -75,8 +75,8 @@ class LatencyAnalyzer:
         late = float((fault or {}).get("latency_ms") or 0.0)
         if not 0 < late < timeout_ms or (fault or {}).get("down") or (fault or {}).get("blackhole"):
             return
-        phase = run_phase(run, recs["start"].to_numpy(dtype=float), recs["ts"].to_numpy(dtype=float),
-                          onset_grace_s(slo))
+        phase = run_phase(run, recs["intended_start"].fillna(recs["start"]).to_numpy(dtype=float),
+                          recs["ts"].to_numpy(dtype=float), onset_grace_s(slo))
         turns = int((phase == "fault").sum())
         per_turn = dyn_p99 = None
         if calls.frame is not None and len(calls.frame) and turns:

@@ -383,7 +383,8 @@ class ChaosRun:
                     current = "fault"
                     self._plan_faults(bounds[1][1], bounds[2][1])
                     self._schedule_step(client, bounds[1][1])
-                    self.fault_window.setdefault("start", time.time())  # a run without faults
+                    if not self.opts.faults:  # else fault.start is the first apply, which --at may delay
+                        self.fault_window.setdefault("start", time.time())
                     self._mark("phase_start", "fault")
                 if current == "fault":
                     self._schedule_step(client, bounds[1][1])

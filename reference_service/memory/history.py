@@ -71,12 +71,12 @@ def _redis_reason(redis: OpResult) -> str | None:
     return None
 
 
-def _failed(redis: OpResult, dynamo: OpResult) -> HistoryResult:
-    """Level 2 or 3 when no history could be read at all."""
+def _failed(redis: OpResult, dynamo: OpResult, max_turn_seen: int = 0) -> HistoryResult:
+    """Level 2 or 3 when no usable history could be read (``max_turn_seen``: the newest turn known of)."""
     assert dynamo.error is not None
     if not redis.ok and redis.error is not None:
-        return HistoryResult(level=3, reason=reason_of("redis", redis.error))
-    return HistoryResult(level=2, reason=reason_of("dynamodb", dynamo.error))
+        return HistoryResult(level=3, reason=reason_of("redis", redis.error), max_turn_seen=max_turn_seen)
+    return HistoryResult(level=2, reason=reason_of("dynamodb", dynamo.error), max_turn_seen=max_turn_seen)
 
 
 class SeedHistory:
@@ -210,4 +210,5 @@ class HardenedHistory:
                 source="+".join(name for name, got in (("redis", cached), ("outbox", pending)) if got),
                 max_turn_seen=max(t.turn_number for t in partial),
             )
-        return _failed(redis, dynamo)
+        # what the gapped window did show still numbers the next turn on
+        return _failed(redis, dynamo, newest)

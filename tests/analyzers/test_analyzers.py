@@ -159,6 +159,25 @@ def test_a_baseline_request_already_hung_at_the_onset_stays_the_baselines(make_r
     assert check(v, "requests.fault.failed").passed
 
 
+def test_how_young_a_request_must_be_to_be_the_faults_comes_from_the_slo(make_run: Callable[..., Path]) -> None:
+    """In flight 0.5 s at the onset: the fault's under the default 1 s baseline p99 target, not under 0.3 s."""
+    d = make_run()
+    _straddle(d, offset_s=0.5)
+    onset = json.loads((d / "run.json").read_text())["fault"]["start"]
+    recs = [json.loads(x) for x in (d / "records" / "records.jsonl").read_text().splitlines()]
+    answered_before = sum(r["start"] < onset and r["ts"] <= onset for r in recs)
+    caught = [onset - r["start"] for r in recs if r["start"] < onset < r["ts"]]
+    old = sum(age >= 0.3 for age in caught)
+    assert old >= 10  # the ten
+    default = analyze_run(d)
+    assert default.results["requests"].data["by_phase"]["baseline"]["requests"] == answered_before
+    strict = analyze_run(d, load_slo_override(d, {"latency": {"chat_p99_ms": {
+        "baseline": 300.0, "fault": 1000.0, "recovery": 1000.0}}}))
+    for name, block in (("requests", strict.results["requests"].data["by_phase"]["baseline"]["requests"]),
+                        ("latency", strict.results["latency"].data["by_phase"]["baseline"]["corrected"]["count"])):
+        assert block == answered_before + old, name  # the ten 0.5 s old ones stay the baseline's
+
+
 def test_a_slow_baseline_request_answered_before_the_onset_still_fails_the_baseline(
         make_run: Callable[..., Path]) -> None:
     d = make_run()

@@ -199,6 +199,9 @@ faults:
     assert all(0 <= late < 250 for _, _, late in marks), marks
     removes = [t for t in timeline if t["action"] == "remove"]
     assert len(removes) == len(applies) == 4  # Redis twice (flapping), each DynamoDB latency once
+    # the onset is the first apply, 1 s into the phase, not the phase's start (the analyzers phase by it)
+    fault = json.loads((run / "run.json").read_text())["fault"]
+    assert fault["start"] == pytest.approx(applies[0]["ts"], abs=0.5) and fault["start"] >= phase + 0.9, fault
     assert checks(run)["run.rollback"]["outcome"] == "pass"
 
     calls = from_wire(load_run(run).wire)

@@ -197,3 +197,32 @@ def test_a_comparison_skips_the_table_scan_and_the_wire_tap(tmp_path: Path) -> N
     assert "table.jsonl" not in rd.missing
     full = load_run(run)
     assert full.malformed.get("table.jsonl") == 1 and full.malformed.get("taps/dynamodb.jsonl") == 1
+
+
+def test_a_comparison_phases_requests_as_the_analyzers_do(tmp_path: Path) -> None:
+    """A baseline request the onset caught 0.1 s old is the fault's; one already 2 s old stays the baseline's."""
+    import json
+
+    from tests.compare.synth import T0
+
+    run = write_run(tmp_path / "a", Spec(seed=1))
+    p = run / "records" / "records.jsonl"
+    recs = [json.loads(x) for x in p.read_text().splitlines()]
+    young = {"kind": "request", "id": "young", "start": T0 + 5.9, "intended_start": T0 + 5.9, "ts": T0 + 7.9,
+             "latency_us": 2_000_000, "status": 200, "error": None, "memory_mode": "full", "level": 0,
+             "verdict": "unchecked", "session_id": "sy", "turn": 1}
+    old = {**young, "id": "old", "start": T0 + 4.0, "intended_start": T0 + 4.0, "ts": T0 + 6.5,
+           "latency_us": 2_500_000, "session_id": "so"}
+    p.write_text("".join(json.dumps(r) + "\n" for r in [*recs, young, old]))
+    sample = load_side(tmp_path / "a")[0]
+    user = sample.latency[sample.latency["series"] == "user"]
+    assert (user[user["phase"] == "fault"]["latency_ms"] == 2000.0).sum() == 1
+    assert (user[user["phase"] == "baseline"]["latency_ms"] == 2500.0).sum() == 1
+    rd = load_run(run)
+    assert rd.fault_onset() == T0 + 6.0
+    # without fault.start (a run.json from before it was written), the onset is the second phase's start
+    meta = json.loads((run / "run.json").read_text())
+    del meta["fault"]["start"]
+    meta["phases"][1]["start"] = T0 + 6.5
+    (run / "run.json").write_text(json.dumps(meta))
+    assert load_run(run).fault_onset() == T0 + 6.5
