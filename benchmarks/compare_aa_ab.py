@@ -3,17 +3,14 @@
 Usage: python benchmarks/compare_aa_ab.py [--runs /tmp/cmp-runs] [--out benchmarks/results/compare-aa-ab.json]
        python benchmarks/compare_aa_ab.py --design DIR [--out benchmarks/results/compare-design-timing.json]
 
-``--design DIR`` measures the design-timing size instead: DIR holds real runs at
-the design's timings (``harness chaos --variant hardened --repeat N``, no fault;
-the 60 s fault phase is what is compared), one against one as a user with two
-runs would.
+``--design DIR``: DIR holds no-fault runs at the design's timings
+(``harness chaos --variant hardened --repeat N``), compared one against one.
 
 Why real runs: a comparison is worth trusting only if identical runs rarely
 differ, real changes are found, and the smallest slowdown it sees is known, all
-under the run-to-run noise of a real stack, which synthetic samples do not
-have. Needs the run pools written by ``benchmarks/compare_collect.py``
-(``aa2s``, ``nofault``, ``lat20``, ``seed2s``); results and how they were
-collected: ``benchmarks/results/compare.md``.
+under the run-to-run noise of a real stack, which synthetic samples lack. The
+quick pools come from ``benchmarks/compare_collect.py``; results and how they
+were collected: ``benchmarks/results/compare.md``.
 """
 
 from __future__ import annotations
