@@ -366,3 +366,44 @@ def test_snippet_probe_failure_reopens() -> None:
         await b.aclose()
 
     asyncio.run(go())
+
+
+def test_a_stall_of_our_own_loop_is_not_charged_to_dynamodb() -> None:
+    """An answer due at 100 ms, while the event loop is frozen from 50 to 320 ms: it is read, not timed out."""
+    import time
+
+    async def scenario() -> tuple[object, float]:
+        br = CircuitBreaker(config=BreakerConfig(timeout_ms=200))
+
+        async def answer() -> str:
+            await asyncio.sleep(0.1)
+            for _ in range(5):  # reading and parsing the reply takes a few loop turns, as a real client's does
+                await asyncio.sleep(0)
+            return "items"
+
+        async def stall() -> None:
+            await asyncio.sleep(0.05)
+            time.sleep(0.27)  # a GC pause or a starved CPU: nothing on this loop runs
+
+        staller = asyncio.ensure_future(stall())
+        t = time.monotonic()
+        got = await br.call(answer)
+        await staller
+        return got, time.monotonic() - t
+
+    got, took = asyncio.run(scenario())
+    assert got == "items" and took < 0.6
+
+
+def test_a_slow_answer_on_a_live_loop_still_times_out_at_200ms() -> None:
+    import time
+
+    async def scenario() -> float:
+        br = CircuitBreaker(config=BreakerConfig(timeout_ms=200))
+        t = time.monotonic()
+        with pytest.raises(CallTimeout):
+            await br.call(lambda: asyncio.sleep(0.5))
+        assert br.failures_in_window() == 1
+        return time.monotonic() - t
+
+    assert 0.19 <= asyncio.run(scenario()) < 0.4
