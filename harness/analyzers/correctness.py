@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from harness.analyzers.base import AnalyzerResult, Input
-from harness.analyzers.requests import onset_grace_s, run_phase
+from harness.analyzers.requests import records_phase
 from harness.analyzers.rundata import RunData
 from harness.records import RECORDS_FILE
 from harness.slo import Slo
@@ -103,9 +103,7 @@ class CorrectnessAnalyzer:
             return res.skip("no records carry a verdict")
         window = int(slo.get("correctness", "cache_window_turns"))
         recs = recs.assign(verdict=relabel(recs, window))
-        start = recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)
-        phase = pd.Series(run_phase(run, start, recs["ts"].to_numpy(dtype=float), onset_grace_s(slo)),
-                          index=recs.index).replace("", "outside")
+        phase = pd.Series(records_phase(run, slo), index=recs.index).replace("", "outside")
         res.data["by_mode"] = _table(recs, recs["memory_mode"].fillna("none"))
         res.data["by_phase"] = _table(recs, phase)
         res.data["overall"] = _table(recs.assign(_all="all"), recs.assign(_all="all")["_all"])["all"]

@@ -24,7 +24,7 @@ from harness.analyzers.base import AnalyzerResult, Input
 from harness.analyzers.dynamo_calls import DynamoCalls, dynamodb_calls
 from harness.analyzers.hist import hist_from_us, spectrum, summarize
 from harness.analyzers.quantile_ci import METHOD, judge_quantile
-from harness.analyzers.requests import classify, onset_grace_s, run_phase
+from harness.analyzers.requests import classify, records_phase, run_phase
 from harness.analyzers.rundata import RunData
 from harness.analyzers.sections import LatencySection, OpLatency, PhaseLatency, Quantiles, Timeseries
 from harness.records import RECORDS_FILE
@@ -75,8 +75,7 @@ class LatencyAnalyzer:
         late = float((fault or {}).get("latency_ms") or 0.0)
         if not 0 < late < timeout_ms or (fault or {}).get("down") or (fault or {}).get("blackhole"):
             return
-        phase = run_phase(run, recs["intended_start"].fillna(recs["start"]).to_numpy(dtype=float),
-                          recs["ts"].to_numpy(dtype=float), onset_grace_s(slo))
+        phase = records_phase(run, slo)
         turns = int((phase == "fault").sum())
         per_turn = dyn_p99 = None
         if calls.frame is not None and len(calls.frame) and turns:
@@ -122,7 +121,7 @@ class LatencyAnalyzer:
         cor = (ts - intended) * 1e6
         cor = np.where(np.isfinite(cor), cor, unc)
         use = cor if slo.get("latency", "use_corrected") else unc
-        phase = run_phase(run, np.where(np.isfinite(intended), intended, ts), ts, onset_grace_s(slo))
+        phase = records_phase(run, slo)
         mode = recs["memory_mode"].fillna("none").astype(str).to_numpy()
         interval_us = int(float(slo.get("latency", "expected_interval_ms")) * 1000)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analyzers.base import AnalyzerResult, Input
-from harness.analyzers.rundata import ONSET_GRACE_S, RunData
+from harness.analyzers.rundata import RunData
 from harness.analyzers.sections import PhaseCount, RequestsSection
 from harness.records import RECORDS_FILE
 from harness.slo import Slo
@@ -74,15 +74,23 @@ def onset_grace_s(slo: Slo) -> float:
     return float(slo.get("latency", "chat_p99_ms")["baseline"]) / 1000.0
 
 
-def run_phase(run: RunData, ts: np.ndarray, end: np.ndarray | None = None,
-              grace_s: float = ONSET_GRACE_S) -> np.ndarray:
-    """Phase of each timestamp, with requests before the first phase in the first, after the last in the last.
+def run_phase(run: RunData, ts: np.ndarray) -> np.ndarray:
+    """Phase of each timestamp, with requests before the first phase in the first, after the last in the last."""
+    return _clamped(run, run.phase_of(ts), ts)
 
-    With ``end`` (each request's answer time), a baseline request the fault's
-    onset caught in flight, younger than ``grace_s``, goes to the fault's phase
-    (``RunData.request_phase``).
+
+def records_phase(run: RunData, slo: Slo) -> np.ndarray:
+    """Phase of each of ``run.records`` as every analyzer judges it (``RunData.record_phases``), clamped likewise.
+
+    A baseline request the fault's onset caught in flight, younger than the
+    SLO's baseline chat p99 target, is the fault phase's.
     """
-    phase = run.phase_of(ts) if end is None else run.request_phase(ts, end, grace_s)
+    recs = run.records
+    start = recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)
+    return _clamped(run, run.record_phases(onset_grace_s(slo)), start)
+
+
+def _clamped(run: RunData, phase: np.ndarray, ts: np.ndarray) -> np.ndarray:
     if run.phases:
         first, last = run.phases[0], run.phases[-1]
         phase = np.where((phase == "") & (ts < float(first["start"])), str(first["name"]), phase)
@@ -117,8 +125,7 @@ class RequestsAnalyzer:
         if not len(recs):
             return res.skip(f"{RECORDS_FILE} holds no requests: the load generator sent nothing")
         flags = classify(recs)
-        ts = recs["intended_start"].fillna(recs["ts"]).to_numpy(dtype=float)
-        phase = run_phase(run, ts, recs["ts"].to_numpy(dtype=float), onset_grace_s(slo))
+        phase = records_phase(run, slo)
         scen = recs["scenario"].fillna("none").astype(str).to_numpy()
         res.data["overall"] = asdict(_count(flags))
         limits = slo.get("requests", "max_failed_share")

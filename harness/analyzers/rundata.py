@@ -208,6 +208,8 @@ class RunData:
     # bytes of each table.jsonl item as scanned (row-aligned with ``table``): item
     # sizes for capacity units without re-serialising every item in Python
     table_item_bytes: np.ndarray | None = None
+    # ``record_phases`` per grace: every analyzer and a comparison ask for the same phases
+    _record_phases: dict[float, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ----- run.json helpers -------------------------------------------------
     @property
@@ -298,6 +300,17 @@ class RunData:
         met = (phase == first) & (np.asarray(end, dtype=float) > onset) & (onset - st < grace_s)
         phase[met] = str(self.phase_of(np.array([onset]))[0] or self.phases[1]["name"])
         return phase
+
+    def record_phases(self, grace_s: float = ONSET_GRACE_S) -> np.ndarray:
+        """``request_phase`` of every record: from its intended start (else its answer time) to its answer.
+
+        Computed once per ``grace_s``; each caller gets its own copy.
+        """
+        if grace_s not in self._record_phases:
+            ts = self.records["ts"].to_numpy(dtype=float)
+            start = self.records["intended_start"].to_numpy(dtype=float)
+            self._record_phases[grace_s] = self.request_phase(np.where(np.isfinite(start), start, ts), ts, grace_s)
+        return self._record_phases[grace_s].copy()
 
     def phase_bounds(self, name: str) -> tuple[float, float] | None:
         for p in self.phases:

@@ -88,11 +88,8 @@ def _latency_frame(rd: RunData) -> pd.DataFrame:
     r = rd.records
     if len(r):
         start = r["start"].to_numpy(dtype=float)
-        # phased as the analyzers phase them: by intended start, a baseline request the onset caught young
-        # going to the fault (with the default SLO's 1 s grace: a comparison has no SLO file)
-        intended = r["intended_start"].fillna(r["start"]).to_numpy(dtype=float)
-        end = r["ts"].to_numpy(dtype=float)
-        parts.append(pd.DataFrame({"phase": rd.request_phase(intended, end), "series": "user",
+        # phased as the analyzers phase them, with the default SLO's 1 s grace (a comparison has no SLO file)
+        parts.append(pd.DataFrame({"phase": rd.record_phases(), "series": "user",
                                    "latency_ms": r["latency_us"].to_numpy(dtype=float) / 1000.0,
                                    "block": _blocks(start, rd.t0)}))
     e = rd.events
@@ -126,8 +123,7 @@ def _turns_frame(rd: RunData) -> pd.DataFrame:
     verdict = r["verdict"].astype(object).to_numpy()
     answered = ~error
     df = pd.DataFrame({
-        "phase": rd.request_phase(r["intended_start"].fillna(r["start"]).to_numpy(dtype=float),
-                                  r["ts"].to_numpy(dtype=float)),
+        "phase": rd.record_phases(),
         "block": _blocks(start, rd.t0),
         "error": error,
         "degraded": answered & ((level >= 1) | np.isin(mode, ["cache_only", "stateless", "fallback"])),

@@ -37,6 +37,15 @@ def wait_for(pred: Any, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def three_turns(svc: Any) -> tuple[str, str]:
+    """A hardened session with turns 1-3 written everywhere: its cookie and session id."""
+    r = svc.chat("recommend dark fantasy manga")
+    cookie, sid = cookie_of(r), r.json()["session_id"]
+    for i in range(2, 4):
+        svc.chat(f"message {i}", cookie)
+    return cookie, sid
+
+
 def test_hardened_levels_breaker_and_outbox(make_config, dynamo_proxy, redis_proxy, redis_port, moto_port,
                                             tmp_path: Path) -> None:
     cfg = make_config(variant="hardened")
@@ -136,10 +145,7 @@ def test_hardened_goes_stateless_when_the_cache_lost_a_recent_turn(make_config, 
     cfg = make_config(variant="hardened")
     rds = redis.Redis(port=redis_port, decode_responses=True)
     with run_service(cfg, tmp_path / "ev.jsonl") as svc:
-        r = svc.chat("recommend dark fantasy manga")
-        cookie, sid = cookie_of(r), r.json()["session_id"]
-        for i in range(2, 4):
-            svc.chat(f"message {i}", cookie)
+        cookie, sid = three_turns(svc)
         rds.ltrim(f"session:{sid}", 0, 1)  # newest first: turns 3 and 2 stay, turn 1 is gone
         dynamo_proxy.set("blackhole")
         b = svc.chat("is the first one on Kindle?", cookie).json()
@@ -241,10 +247,7 @@ def test_hardened_distrusts_a_cached_window_that_missed_a_refused_write(make_con
     cfg = make_config(variant="hardened")
     rds = redis.Redis(port=redis_port, decode_responses=True)
     with run_service(cfg, tmp_path / "ev.jsonl") as svc:
-        r = svc.chat("recommend dark fantasy manga")
-        cookie, sid = cookie_of(r), r.json()["session_id"]
-        for i in range(2, 4):
-            svc.chat(f"message {i}", cookie)
+        cookie, sid = three_turns(svc)
         assert rds.llen(f"session:{sid}") == 3
         rds.execute_command("REPLICAOF", "127.0.0.1", "1")  # writes now answer READONLY, reads go on
         try:

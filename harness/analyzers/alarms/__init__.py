@@ -107,9 +107,10 @@ class AlarmsAnalyzer:
         length = fault[1] - fault[0]
         out: dict[str, str] = {}
         for name in STATISTIC:
-            need = min_alarm_s(alarm_spec(slo, name, period))
+            spec = alarm_spec(slo, name, period)
+            need = min_alarm_s(spec)
             if need > length + 1e-9:
-                out[name] = (f"needs {need:g} s of breach ({alarm_spec(slo, name, period).datapoints_to_alarm} x "
+                out[name] = (f"needs {need:g} s of breach ({spec.datapoints_to_alarm} x "
                              f"{period:g} s periods) but the fault phase lasts {length:g} s")
         return out
 
